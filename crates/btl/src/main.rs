@@ -1,0 +1,2 @@
+//! `btl`: the bitorrent command line.
+fn main() {}
