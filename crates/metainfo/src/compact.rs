@@ -1,0 +1,1 @@
+//! The compact binary torrent format (`.btl`).

@@ -1,0 +1,1 @@
+//! Torrent creation: hashing files into v1, v2 and hybrid torrents.

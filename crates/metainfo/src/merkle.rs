@@ -1,0 +1,1 @@
+//! BEP 52 Merkle trees.

@@ -1,0 +1,1 @@
+//! Parsed `.torrent` files and their validation.
