@@ -1,1 +1,0 @@
-//! Parsed `.torrent` files and their validation.
