@@ -29,7 +29,8 @@
 //!   `x.pe`, `so`, then `x.btl` and the unknown parameters in their original
 //!   order. Hex is lowercase; every byte outside RFC 3986's unreserved set
 //!   and `: / @ ! $ ' ( ) * , ; ?` is percent-encoded (uppercase), so `&`,
-//!   `=`, `+`, `#`, `%`, spaces and non-ASCII are always escaped.
+//!   `=`, `+`, `#`, `%`, spaces and non-ASCII are always escaped (except
+//!   the brackets of an IPv6 `x.pe`, written literally like libtorrent).
 //!
 //! # Bounds
 //! Input is capped at [`MAX_URI_LEN`] bytes and [`MAX_PARAMS`] parameters;
@@ -360,8 +361,13 @@ fn is_plain(c: u8) -> bool {
 }
 
 fn write_escaped(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    write_escaped_but(f, s, b"")
+}
+
+/// [`write_escaped`], also writing the bytes in `keep` literally.
+fn write_escaped_but(f: &mut impl fmt::Write, s: &str, keep: &[u8]) -> fmt::Result {
     for &c in s.as_bytes() {
-        if is_plain(c) {
+        if is_plain(c) || keep.contains(&c) {
             f.write_char(char::from(c))?;
         } else {
             write!(f, "%{c:02X}")?;
@@ -627,7 +633,8 @@ impl fmt::Display for Magnet {
         for p in &self.peers {
             sep(f)?;
             f.write_str("x.pe=")?;
-            write_escaped(f, &p.to_string())?;
+            // Brackets literal, as libtorrent writes them.
+            write_escaped_but(f, &p.to_string(), b"[]")?;
         }
         if !self.select_only.is_empty() {
             sep(f)?;
