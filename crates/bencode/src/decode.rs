@@ -162,7 +162,7 @@ impl<'a> Decoder<'a> {
         let end = rest
             .iter()
             .position(|&b| b == b'e')
-            .ok_or_else(|| DecodeError {
+            .ok_or(DecodeError {
                 offset: self.input.len(),
                 kind: DecodeErrorKind::UnexpectedEof,
             })?;
