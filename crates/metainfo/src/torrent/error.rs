@@ -48,7 +48,7 @@ pub enum Problem {
     #[error("is missing")]
     Missing,
     /// The field has the wrong bencode type.
-    #[error("must be a {expected}, got a {found}")]
+    #[error("must be of type {expected}, got {found}")]
     WrongType {
         /// The type the field must have.
         expected: &'static str,

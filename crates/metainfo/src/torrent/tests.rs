@@ -1260,6 +1260,11 @@ fn hybrid_mismatches() {
 
 #[test]
 fn error_display() {
+    let t = d(vec![("info", s("x"))]);
+    assert_eq!(
+        parse(&t).unwrap_err().to_string(),
+        "info: must be of type dictionary, got byte string"
+    );
     let e = TorrentError::new("info.files[3].path[1]", Problem::UnsafePath("contains `/`"));
     assert_eq!(
         e.to_string(),
