@@ -1,6 +1,9 @@
 //! Tests of the compact `.btl` format: golden vector, round trips, unknown
 //! keys, and refusal of damaged or hostile input.
 
+// Test helpers may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use btl_bencode::Owned;

@@ -1,5 +1,8 @@
 //! Tests of magnet link parsing and output.
 
+// Test helpers may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 
 use btl_metainfo::magnet::{fuzz_magnet, Magnet, MagnetError, PeerAddr, MAX_PARAMS, MAX_URI_LEN};
@@ -327,4 +330,20 @@ proptest! {
         fuzz_magnet(&data);
         fuzz_magnet(&b);
     }
+}
+
+#[test]
+fn ipv6_scope_and_plus_handling() {
+    // A scope id survives (escaped as %25), brackets stay literal.
+    {
+        let m = parse("magnet:?x.pe=[fe80::1%251]:80").unwrap();
+        assert_eq!(m.to_string(), "magnet:?x.pe=[fe80::1%251]:80");
+        assert_eq!(parse(&m.to_string()).unwrap(), m);
+    }
+    // `+` is a space only in `dn`; elsewhere it is literal, and always
+    // written escaped.
+    let m = parse("magnet:?dn=a+b&tr=http://t/a+b").unwrap();
+    assert_eq!(m.name.as_deref(), Some("a b"));
+    assert_eq!(m.trackers, ["http://t/a+b"]);
+    assert_eq!(m.to_string(), "magnet:?dn=a%20b&tr=http://t/a%2Bb");
 }

@@ -18,6 +18,14 @@
 //!   remaining input and the [`BtlLimits`] before it is acted on; the output
 //!   size is capped; no input can make the decoder panic.
 //!
+//! Measured on synthetic but realistically shaped torrents (random hashes,
+//! `tests/compact_sizes.rs`), `.btl` size / `.torrent` size: 0.99 for a
+//! single 4.7 GB file (the `pieces` hashes are nearly everything), 0.90 for
+//! 480 music tracks (v1 and hybrid), 0.60 / 0.58 for 5,000 photos (v1 /
+//! hybrid), 0.42 / 0.53 for an 8,000-file source tree. Codec 1 (reserved)
+//! is meant for DEFLATE of the body, which would reach about 0.16 to 0.87
+//! on the same set.
+//!
 //! # Non-goals
 //! General-purpose compression (the size is dominated by hashes), and
 //! non-canonical bencode: the input must be what the strict
