@@ -1,2 +1,49 @@
 //! `btl`: the bitorrent command line.
-fn main() {}
+//!
+//! A thin shell: every subcommand parses its flags, calls the library
+//! crates, and prints for a person (or JSON with `--json`).
+
+mod cmd;
+mod input;
+mod units;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// bitorrent: a BitTorrent client, seeder and tracker whose trust layer lets
+/// anyone check where a torrent came from.
+#[derive(Debug, Parser)]
+#[command(name = "btl", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a .torrent from a file or directory (hybrid v1+v2 by default).
+    Create(cmd::create::Args),
+    /// Show what a .torrent, .btl or magnet link contains.
+    Info(cmd::info::Args),
+    /// Convert between .torrent and the compact .btl format, losslessly.
+    Convert(cmd::convert::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Create(a) => cmd::create::run(a),
+        Command::Info(a) => cmd::info::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -136,7 +136,7 @@ pub fn verify_proof(
 ) -> bool {
     let mut h = *node;
     for sibling in proof {
-        h = if index % 2 == 0 {
+        h = if index.is_multiple_of(2) {
             hash_pair(&h, sibling)
         } else {
             hash_pair(sibling, &h)
