@@ -400,6 +400,23 @@ fn depth_and_output_are_capped() {
     ));
 }
 
+/// The back-reference table stops growing at 65,536 entries on both sides.
+#[test]
+fn reference_table_overflow_round_trips() {
+    let distinct: Vec<Owned> = (0u32..70_000)
+        .map(|i| Owned::Bytes(i.to_be_bytes().to_vec()))
+        .collect();
+    let mut items = distinct.clone();
+    items.extend(distinct.iter().rev().cloned());
+    let mut info = Owned::dict();
+    info.insert("x", Owned::List(items));
+    let mut top = Owned::dict();
+    top.insert("info", info);
+    let torrent = top.encode();
+    let btl = torrent_to_btl(&torrent, &BtlHeader::default()).unwrap();
+    assert_eq!(btl_to_torrent(&btl).unwrap().1, torrent);
+}
+
 fn arb_key() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::sample::select(vec![
