@@ -1,0 +1,44 @@
+//! The peer engine's disk layer: where pieces live, how they are read,
+//! written and verified, and what survives a crash.
+//!
+//! Synchronous `std` I/O with positional reads and writes only (no mmap);
+//! the async engine calls it from blocking threads.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`layout`] | piece space ↔ files map ([`Layout`]) |
+//! | [`storage`] | files on disk, piece I/O, sync ([`Storage`]) |
+//! | [`verify`] | v1/v2/hybrid piece hashes ([`PieceHashes`], [`verify_piece`]) |
+//! | [`resume`] | crash-safe resume journal ([`Resume`]) |
+//! | [`recheck`](mod@recheck) | parallel re-hashing ([`recheck()`]) |
+//! | [`bitfield`] | piece sets in BEP 3 order ([`Bitfield`]) |
+//!
+//! # A session, in order
+//!
+//! ```text
+//! layout  = Layout::from_torrent(&torrent)
+//! storage = Storage::open(root, layout, opts)
+//! hashes  = PieceHashes::from_torrent(&torrent)
+//! (resume, rec) = Resume::open(journal, wire_id, &storage)
+//! good    = recheck(&storage, &hashes, rec.recheck, ...)   then resume.record(each good)
+//! loop: resume.before_write(&storage, p); storage.write(p, ..);
+//!       when a piece is complete: read_piece + verify_piece, then resume.record(p)
+//!       every few seconds: resume.barrier(&storage)
+//! resume.close(&storage)
+//! ```
+
+pub mod bitfield;
+mod error;
+pub mod layout;
+pub mod recheck;
+pub mod resume;
+pub mod storage;
+pub mod verify;
+
+pub use bitfield::Bitfield;
+pub use error::StoreError;
+pub use layout::{Extent, FileInfo, Layout};
+pub use recheck::recheck;
+pub use resume::{FileStamp, Recovered, Resume};
+pub use storage::{Preallocate, Storage, StorageOptions};
+pub use verify::{block_leaves, verify_piece, PieceCheck, PieceHashes};
