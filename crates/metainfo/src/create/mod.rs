@@ -40,7 +40,8 @@
 //!   component in v2), even if it holds a single file; `name` is the
 //!   directory's name.
 //! - **Empty files** are listed (`length` 0) and have no `pieces root`.
-//! - **Executable files** (owner-execute bit) get BEP 47 `attr` = `"x"`, in
+//! - **Executable files** (owner-execute bit; for symbolic links, the bit of
+//!   the link itself) get BEP 47 `attr` = `"x"`, in
 //!   the v1 `files` entry and in the v2 `file tree` leaf.
 //! - **Pad files** (BEP 47, hybrid only, and only when the torrent lists
 //!   more than one file): after *every* file whose end is not on a piece
@@ -54,8 +55,10 @@
 //!
 //! # Walk rules
 //!
-//! - Symbolic links are followed (a link to a file is hashed as the target,
-//!   with the target's executable bit; a link to a directory is walked).
+//! - Symbolic links are followed (a link to a file is hashed as the target;
+//!   a link to a directory is walked). A linked file's executable bit is
+//!   the link's own, as libtorrent reads it, and a link's mode is `0o777`
+//!   on Linux: linked files are marked `attr` "x".
 //!   Broken links are skipped, and so is a link back to a directory that is
 //!   already being walked (a loop).
 //! - FIFOs, sockets and devices are skipped (libtorrent would list them as
@@ -68,8 +71,9 @@
 //! algorithm, while it is in the L1 cache: each 16 KiB block goes through
 //! SHA-1 (v1) and SHA-256 (the v2 leaf) back to back. Worker threads (all
 //! cores by default) claim the next piece from an atomic counter. Each
-//! thread owns one 256 KiB buffer, so memory does not grow with the
-//! payload, only the hash lists do (20 + 32 bytes per piece).
+//! thread owns one 64 KiB read buffer (small reads keep the kernel's copy
+//! out of the page cache cheap; see `hasher.rs`), so memory does not grow
+//! with the payload, only the hash lists do (20 + 32 bytes per piece).
 
 mod encode;
 mod hasher;

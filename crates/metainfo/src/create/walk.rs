@@ -14,7 +14,9 @@
 //! - Anything that is neither a regular file nor a directory (FIFOs,
 //!   sockets, devices) is skipped; libtorrent would add it as an empty file.
 //! - A file is executable (BEP 47 `attr` "x") when its owner-execute bit
-//!   (`0o100`) is set.
+//!   (`0o100`) is set. For a symbolic link that is the *link's* own mode,
+//!   as libtorrent reads it (`lstat`), not the target's; on Linux a link's
+//!   mode is `0o777`, so a linked file is always marked executable.
 //! - Files are sorted by their path components compared byte-wise, one
 //!   component at a time (so `a/x` sorts before `a b`, because `a` < `a b`).
 //!   This is the order of keys in the BEP 52 `file tree` and the order
@@ -63,6 +65,18 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
     meta.permissions().mode() & 0o100 != 0
 }
 
+/// The executable bit as libtorrent sees it: from the link itself when
+/// `path` is a symbolic link (`lstat`), else from `followed`, the file's
+/// own metadata.
+fn executable_bit(path: &Path, is_link: bool, followed: &std::fs::Metadata) -> bool {
+    if is_link {
+        std::fs::symlink_metadata(path)
+            .map_or_else(|_| is_executable(followed), |m| is_executable(&m))
+    } else {
+        is_executable(followed)
+    }
+}
+
 /// The torrent name for `path`: its last component, resolving `.` and `..`
 /// through the file system when the path does not end in a plain name.
 fn torrent_name(path: &Path) -> Result<Vec<u8>, CreateError> {
@@ -85,6 +99,7 @@ pub(crate) fn walk(path: &Path) -> Result<Walked, CreateError> {
     let meta = std::fs::metadata(path).map_err(io_err(path))?;
     let name = torrent_name(path)?;
     if meta.is_file() {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         return Ok(Walked {
             name,
             is_dir: false,
@@ -92,7 +107,7 @@ pub(crate) fn walk(path: &Path) -> Result<Walked, CreateError> {
                 abs: path.to_path_buf(),
                 components: Vec::new(),
                 len: meta.len(),
-                executable: is_executable(&meta),
+                executable: executable_bit(path, is_link, &meta),
             }],
         });
     }
@@ -129,13 +144,14 @@ fn walk_dir(
         };
         let name = entry.file_name().as_bytes().to_vec();
         if meta.is_file() {
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
             let mut components = prefix.clone();
             components.push(name);
             out.push(FileEntry {
+                executable: executable_bit(&abs, is_link, &meta),
                 abs,
                 components,
                 len: meta.len(),
-                executable: is_executable(&meta),
             });
         } else if meta.is_dir() {
             let id = (meta.dev(), meta.ino());
