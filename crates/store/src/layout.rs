@@ -119,7 +119,11 @@ impl Layout {
                 .ok_or_else(|| StoreError::Unsupported(format!("file {index} overflows")))?;
             space_len = space_len.max(end);
             let first = f.offset / pl;
-            let last = end.div_ceil(pl).max(first);
+            let last = if f.length == 0 {
+                first
+            } else {
+                end.div_ceil(pl)
+            };
             let pieces = to_u32(first)?..to_u32(last)?;
             let mut path = PathBuf::new();
             if torrent.is_multi_file() {
