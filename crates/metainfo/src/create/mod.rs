@@ -215,18 +215,14 @@ pub enum CreateError {
     },
 }
 
-/// Progress callback type: `(bytes hashed so far, total bytes)`.
-///
-/// It is called from the hashing threads, one call at a time, with
-/// increasing values, about every 4 MiB, and a last time with
-/// `(total, total)` when hashing is done. Keep it cheap.
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
-
 /// Creates a torrent from the file or directory at `path`.
 ///
-/// See the [module documentation](self) for the exact layout. `progress`
-/// receives `(bytes hashed, total bytes)` about every 4 MiB and once at the
-/// end; pass `&|_, _| {}` to ignore it.
+/// See the [module documentation](self) for the exact layout.
+///
+/// `progress` receives `(bytes hashed so far, total bytes)`, pad bytes not
+/// counted. It is called from the hashing threads, one call at a time,
+/// with increasing values, about every 4 MiB, and a last time with
+/// `(total, total)`. Keep it cheap; pass `&|_, _| {}` to ignore it.
 ///
 /// # Errors
 ///
@@ -238,6 +234,9 @@ pub fn create(
     opts: &CreateOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Created, CreateError> {
+    if let Some(pl) = opts.piece_length {
+        layout::check_piece_length(pl, opts.version)?;
+    }
     let walked = walk::walk(path)?;
     let total: u64 = walked.files.iter().map(|f| f.len).sum();
     if total == 0 {
@@ -245,13 +244,9 @@ pub fn create(
             path: path.to_path_buf(),
         });
     }
-    let piece_length = match opts.piece_length {
-        Some(pl) => {
-            layout::check_piece_length(pl, opts.version)?;
-            pl
-        }
-        None => default_piece_length(total),
-    };
+    let piece_length = opts
+        .piece_length
+        .unwrap_or_else(|| default_piece_length(total));
     let layout = layout::Layout::new(walked, opts.version, piece_length)?;
     let threads = opts
         .threads
