@@ -79,6 +79,8 @@ pub struct SwarmStats {
     pub pieces_in_flight: u32,
     /// Bytes of the pieces in progress (the `max_partial_bytes` budget).
     pub bytes_in_flight: u64,
+    /// The in-flight budget: `max(max_partial_bytes, largest piece)`.
+    pub bytes_budget: u64,
     /// Block requests outstanding over all peers.
     pub requests_outstanding: u32,
     /// Whether the picker is in end game.
