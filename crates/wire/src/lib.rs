@@ -54,6 +54,7 @@ pub mod handshake;
 pub mod hashes;
 pub mod message;
 pub mod metadata;
+pub mod mse;
 pub mod pex;
 
 pub use error::WireError;
