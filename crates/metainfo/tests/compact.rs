@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use btl_bencode::Owned;
 use btl_metainfo::compact::{
     btl_to_torrent, btl_to_torrent_with, fuzz_btl, is_btl, read_header, torrent_to_btl, BtlHeader,
-    BtlLimits, CompactError, FLAG_ENCRYPTED_TRANSPORT, FLAG_PAYLOAD_ENCRYPTED, MAGIC,
+    BtlLimits, CompactError, CODEC_DEFLATE, CODEC_PLAIN, FLAG_ENCRYPTED_TRANSPORT,
+    FLAG_PAYLOAD_ENCRYPTED, MAGIC,
 };
 use btl_types::Sha256Hash;
 use proptest::prelude::*;
@@ -118,9 +119,20 @@ const GOLDEN_TORRENT_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/golden/compact_v1.torrent.hex"
 );
+/// The same torrent and header as written before codec 1 existed (body
+/// codec 0): it must keep decoding, and its tagged body is what the codec 1
+/// golden vector inflates to.
+const GOLDEN_CODEC0_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/golden/compact_v1_codec0.btl.hex"
+);
 
 /// Fails if the `.btl` encoding changes. Regenerate (only for a deliberate
 /// format change, with a new format version) with `BTL_BLESS=1`.
+///
+/// The golden torrent's arithmetic fill patterns compress, so the writer
+/// stores its body with DEFLATE (codec 1); the vector was regenerated when
+/// codec 1 was introduced, and the earlier codec 0 file is kept beside it.
 #[test]
 fn golden_vector() {
     let torrent = golden_torrent();
@@ -143,6 +155,23 @@ fn golden_vector() {
     assert_eq!(h, golden_header());
     assert_eq!(back, want_torrent);
     assert!(btl.len() < torrent.len());
+
+    let old = hex::decode(std::fs::read_to_string(GOLDEN_CODEC0_PATH).unwrap().trim()).unwrap();
+    assert_eq!(
+        btl_to_torrent(&old).unwrap(),
+        (golden_header(), want_torrent)
+    );
+    // Header and codec byte at the same offset in both; the plain body is
+    // exactly what the compressed one inflates to.
+    let codec_at = 46;
+    assert_eq!(old[..codec_at], want[..codec_at]);
+    assert_eq!(
+        (old[codec_at], want[codec_at]),
+        (CODEC_PLAIN, CODEC_DEFLATE)
+    );
+    let inflated =
+        miniz_oxide::inflate::decompress_to_vec(&want[codec_at + 1..want.len() - 4]).unwrap();
+    assert_eq!(inflated, old[codec_at + 1..old.len() - 4]);
 }
 
 fn info_hashes(torrent: &[u8]) -> ([u8; 20], [u8; 32]) {

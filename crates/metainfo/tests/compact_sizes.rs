@@ -1,9 +1,12 @@
 //! Size of `.btl` against `.torrent` on realistic synthetic torrents.
 //!
-//! Run with `--nocapture` to see the table; set `BTL_SIZES_DIR` to also
-//! write the files out. Hash strings are pseudo-random (incompressible, like
-//! real ones); names follow common shapes (albums, photo folders, source
-//! trees). The test asserts that `.btl` is never larger and round-trips.
+//! Run with `--nocapture` to see the table (Markdown, as in BENCHMARKS.md);
+//! set `BTL_SIZES_DIR` to also write the files out. Hash strings are
+//! pseudo-random (incompressible, like real ones); names follow common
+//! shapes (albums, photo folders, source trees). The test asserts that
+//! `.btl` is never larger and round-trips, that the writer picks body codec
+//! 1 (DEFLATE) exactly where it is shorter, and pins each ratio to within a
+//! little of the measured one.
 
 // Test helpers may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -11,7 +14,9 @@
 use std::collections::BTreeMap;
 
 use btl_bencode::Owned;
-use btl_metainfo::compact::{btl_to_torrent, torrent_to_btl, BtlHeader};
+use btl_metainfo::compact::{
+    btl_to_torrent, torrent_to_btl, BtlHeader, CODEC_DEFLATE, CODEC_PLAIN,
+};
 use btl_types::Sha256Hash;
 use sha2::{Digest as _, Sha256};
 
@@ -245,56 +250,88 @@ fn sizes_on_realistic_torrents() {
         path: vec![],
         len: 4_700_000_000,
     }];
-    let cases: Vec<(&str, Vec<u8>)> = vec![
+    // (name, torrent, expected codec, most .btl / .torrent ratio allowed:
+    // the measured one rounded up by about 0.01).
+    let cases: Vec<(&str, Vec<u8>, u8, f64)> = vec![
         (
             "v1 single 4.7 GB, 4 MiB pieces",
             v1("ubuntu.iso", &single, 4 << 20),
+            CODEC_PLAIN,
+            1.0,
         ),
         (
             "v1 480-track music, 1 MiB pieces",
             v1("Discography", &album_files(), 1 << 20),
+            CODEC_DEFLATE,
+            0.89,
         ),
         (
             "v1 5000 photos, 4 MiB pieces",
             v1("Photos 2023", &photo_files(), 4 << 20),
+            CODEC_DEFLATE,
+            0.36,
         ),
         (
             "v1 8000-file source tree, 256 KiB",
             v1("project-src", &source_files(), 256 << 10),
+            CODEC_DEFLATE,
+            0.17,
         ),
         (
             "hybrid 480-track music, 1 MiB",
             hybrid("Discography", &album_files(), 1 << 20),
+            CODEC_DEFLATE,
+            0.89,
         ),
         (
             "hybrid 5000 photos, 4 MiB",
             hybrid("Photos 2023", &photo_files(), 4 << 20),
+            CODEC_DEFLATE,
+            0.44,
         ),
         (
             "hybrid 8000-file source, 256 KiB",
             hybrid("project-src", &source_files(), 256 << 10),
+            CODEC_DEFLATE,
+            0.36,
         ),
     ];
     let header = BtlHeader {
         ledger_ref: Some(Sha256Hash([7; 32])),
         ..BtlHeader::default()
     };
+    // Magic, version, flags, ledger marker and reference, extension count.
+    let codec_at = 4 + 1 + 2 + 1 + 32 + 1;
     let dir = std::env::var_os("BTL_SIZES_DIR");
     println!(
-        "{:<40} {:>10} {:>10} {:>7}",
-        "torrent", ".torrent", ".btl", "ratio"
+        "| torrent | .torrent | .btl, codec 0 only | ratio | .btl | ratio | codec | vs codec 0 |"
     );
-    for (name, torrent) in cases {
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, torrent, want_codec, max_ratio) in cases {
         let btl = torrent_to_btl(&torrent, &header).unwrap();
         let (_, back) = btl_to_torrent(&btl).unwrap();
         assert_eq!(back, torrent, "{name}");
-        assert!(btl.len() <= torrent.len(), "{name}");
+        // The size the file would have with the plain (codec 0) body.
+        let codec = btl[codec_at];
+        let stored = &btl[codec_at + 1..btl.len() - 4];
+        let plain_len = if codec == CODEC_DEFLATE {
+            let body = miniz_oxide::inflate::decompress_to_vec(stored).unwrap();
+            btl.len() - stored.len() + body.len()
+        } else {
+            btl.len()
+        };
+        let ratio = btl.len() as f64 / torrent.len() as f64;
+        let plain_ratio = plain_len as f64 / torrent.len() as f64;
         println!(
-            "{name:<40} {:>10} {:>10} {:>7.3}",
+            "| {name} | {} | {plain_len} | {plain_ratio:.3} | {} | {ratio:.3} | {codec} | {:.2} |",
             torrent.len(),
             btl.len(),
-            btl.len() as f64 / torrent.len() as f64
+            btl.len() as f64 / plain_len as f64,
         );
+        assert!(btl.len() <= plain_len, "{name}");
+        assert!(plain_len <= torrent.len(), "{name}");
+        assert_eq!(codec, want_codec, "{name}");
+        assert!(ratio <= max_ratio, "{name}: ratio {ratio:.3} > {max_ratio}");
         if let Some(dir) = &dir {
             let base = std::path::Path::new(dir).join(name.replace([' ', ',', '.'], "_"));
             std::fs::write(base.with_extension("torrent"), &torrent).unwrap();
