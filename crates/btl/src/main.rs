@@ -27,14 +27,21 @@ enum Command {
     Info(cmd::info::Args),
     /// Convert between .torrent and the compact .btl format, losslessly.
     Convert(cmd::convert::Args),
+    /// Download a torrent or magnet link (resumes after an interruption).
+    Get(cmd::get::Args),
+    /// Seed a torrent whose data is on disk.
+    Seed(cmd::seed::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Create(a) => cmd::create::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Convert(a) => cmd::convert::run(a),
+        Command::Get(a) => cmd::get::run(a),
+        Command::Seed(a) => cmd::seed::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,4 +53,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to stderr, filtered by `BTL_LOG` (e.g. `BTL_LOG=debug`); warnings
+/// and errors only by default.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

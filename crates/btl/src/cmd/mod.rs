@@ -2,4 +2,7 @@
 
 pub mod convert;
 pub mod create;
+pub mod engine;
+pub mod get;
 pub mod info;
+pub mod seed;

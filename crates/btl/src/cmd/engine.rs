@@ -1,0 +1,212 @@
+//! What `btl get` and `btl seed` share: the runtime, the session, the state
+//! directory, progress display and Ctrl-C handling.
+
+use crate::units::format_bytes;
+use anyhow::{Context, Result};
+use btl_net::torrent::{State, TorrentStats};
+use btl_net::{Session, SessionConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags shared by the engine subcommands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// TCP port to listen on for peers (0: any free port).
+    #[arg(long, default_value_t = 6881, env = "BTL_PORT")]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0", env = "BTL_LISTEN")]
+    pub listen: std::net::IpAddr,
+    /// A peer to connect to, as HOST:PORT; repeat for several.
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+    /// Where resume data is kept [default: $XDG_STATE_HOME/btl or ~/.local/state/btl].
+    #[arg(long, env = "BTL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print progress as JSON lines (one object per event) instead of a bar.
+    #[arg(long, env = "BTL_JSON")]
+    pub json: bool,
+}
+
+impl EngineArgs {
+    /// Resolves `--peer` values (host names included).
+    pub fn peer_addrs(&self) -> Result<Vec<SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for p in &self.peers {
+            let mut addrs = p
+                .to_socket_addrs()
+                .with_context(|| format!("--peer {p}: not a HOST:PORT address"))?;
+            let a = addrs
+                .next()
+                .with_context(|| format!("--peer {p}: the name has no address"))?;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// The state directory, created if missing.
+    pub fn state_dir(&self) -> Result<PathBuf> {
+        let dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => {
+                if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
+                    PathBuf::from(x).join("btl")
+                } else {
+                    let home = std::env::var_os("HOME")
+                        .context("cannot find a state directory: set --state-dir or HOME")?;
+                    PathBuf::from(home).join(".local/state/btl")
+                }
+            }
+        };
+        std::fs::create_dir_all(dir.join("resume"))
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// Binds the session, falling back to a free port when the default
+    /// port is taken.
+    pub async fn session(&self) -> Result<Session> {
+        let mut config = SessionConfig {
+            listen: vec![SocketAddr::new(self.listen, self.port)],
+            ..SessionConfig::default()
+        };
+        match Session::bind(config.clone()).await {
+            Ok(s) => Ok(s),
+            Err(e) if self.port == 6881 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                config.listen = vec![SocketAddr::new(self.listen, 0)];
+                Session::bind(config)
+                    .await
+                    .context("cannot listen for peers")
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (use --port)",
+                    self.listen, self.port
+                )
+            }),
+        }
+    }
+}
+
+/// A multi-threaded runtime sized to the machine.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("btl")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Shows progress: a bar on a terminal, JSON lines with `--json`, nothing
+/// otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    json: bool,
+    total_bytes: u64,
+}
+
+impl Progress {
+    /// A display for a payload of `total_bytes` wanted bytes.
+    pub fn new(json: bool, total_bytes: u64, what: &str) -> Progress {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let b = ProgressBar::new(total_bytes);
+            b.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {msg} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_string());
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Progress {
+            bar,
+            json,
+            total_bytes,
+        }
+    }
+
+    /// Updates the display from a stats snapshot.
+    pub fn update(&self, s: &TorrentStats, piece_bytes: impl Fn(u32) -> u64) {
+        let done = piece_bytes(s.wanted_have).min(self.total_bytes);
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+            let state = match &s.state {
+                State::Checking => format!("checking {} pieces", s.checked),
+                _ => format!(
+                    "↓ {}/s ↑ {}/s, {} peer{}",
+                    format_bytes(s.down_rate as u64),
+                    format_bytes(s.up_rate as u64),
+                    s.peers,
+                    if s.peers == 1 { "" } else { "s" }
+                ),
+            };
+            b.set_message(state);
+        }
+        if self.json {
+            event(serde_json::json!({
+                "event": "progress",
+                "state": state_name(&s.state),
+                "have_pieces": s.have_pieces,
+                "wanted_pieces": s.wanted_pieces,
+                "wanted_have": s.wanted_have,
+                "downloaded": s.downloaded,
+                "uploaded": s.uploaded,
+                "down_rate": s.down_rate,
+                "up_rate": s.up_rate,
+                "peers": s.peers,
+                "hash_failures": s.hash_failures,
+                "banned": s.banned,
+            }));
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Prints one JSON event line on stdout.
+pub fn event(v: serde_json::Value) {
+    println!("{v}");
+}
+
+/// A short name of a state for JSON.
+pub fn state_name(s: &State) -> &'static str {
+    match s {
+        State::Checking => "checking",
+        State::Downloading => "downloading",
+        State::Seeding => "seeding",
+        State::Failed(_) => "failed",
+    }
+}
+
+/// Resolves when the user presses Ctrl-C or the process gets SIGTERM.
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

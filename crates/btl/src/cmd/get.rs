@@ -1,0 +1,284 @@
+//! `btl get`: download a torrent or magnet.
+
+use crate::cmd::engine::{self, EngineArgs, Progress};
+use crate::input::{self, Source};
+use crate::units::format_bytes;
+use anyhow::{bail, Context, Result};
+use btl_metainfo::torrent::Torrent;
+use btl_net::metadata::fetch_metadata;
+use btl_net::torrent::{add_torrent, AddTorrent, State};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Download a torrent (.torrent, .btl or magnet link).
+///
+/// Pieces are verified before they are written; progress is recorded
+/// durably, so an interrupted download (Ctrl-C, a crash, a power cut)
+/// resumes where it stopped when the same command runs again.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A .torrent file, a .btl file, or a magnet link (quote it).
+    pub input: String,
+    /// Directory to download into (the torrent's name is created inside).
+    #[arg(short, long, default_value = ".", env = "BTL_OUTPUT_DIR")]
+    pub output: PathBuf,
+    /// Download only files whose path matches GLOB (`*` within a name,
+    /// `**` across directories, `?` one character); repeat for several.
+    #[arg(long = "only", value_name = "GLOB")]
+    pub only: Vec<String>,
+    /// Fetch pieces in order, for playing while downloading.
+    #[arg(long)]
+    pub sequential: bool,
+    /// Keep seeding after the download completes (until Ctrl-C).
+    #[arg(long)]
+    pub seed: bool,
+    /// Hash everything already on disk before downloading.
+    #[arg(long)]
+    pub recheck: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> Result<()> {
+    let rt = engine::runtime()?;
+    rt.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> Result<()> {
+    let mut peers = args.engine.peer_addrs()?;
+    let state_dir = args.engine.state_dir()?;
+    let session = args.engine.session().await?;
+    let port = session.local_addrs().first().map(|a| a.port()).unwrap_or(0);
+    if args.engine.json {
+        engine::event(json!({"event": "listening", "port": port}));
+    }
+
+    let torrent: Torrent = match input::load(&args.input)? {
+        Source::Torrent { torrent, .. } => *torrent,
+        Source::Magnet(m) => {
+            let hashes = m.infohashes().context("the magnet link has no infohash")?;
+            for p in &m.peers {
+                if let Ok(a) = p.to_string().parse() {
+                    peers.push(a);
+                }
+            }
+            let cached = state_dir
+                .join("torrents")
+                .join(format!("{}.torrent", hashes.wire_id()));
+            if let Ok(bytes) = std::fs::read(&cached) {
+                Torrent::from_bytes(&bytes).context("the cached metadata is invalid")?
+            } else {
+                if !args.engine.json {
+                    eprintln!("fetching metadata from {} peer(s)...", peers.len());
+                }
+                let info = fetch_metadata(&session, hashes, &peers, Duration::from_secs(20))
+                    .await
+                    .context("cannot fetch the torrent's metadata")?;
+                let t = Torrent::from_info_bytes(&info)
+                    .context("the metadata from peers is not a valid torrent")?;
+                let mut file = b"d4:info".to_vec();
+                file.extend_from_slice(&info);
+                file.push(b'e');
+                if std::fs::create_dir_all(cached.parent().unwrap_or(&state_dir)).is_ok() {
+                    let _ = std::fs::write(&cached, &file);
+                }
+                t
+            }
+        }
+    };
+    let torrent = Arc::new(torrent);
+    let wanted_files = select_files(&torrent, &args.only)?;
+    let wanted_bytes: u64 = torrent
+        .files()
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !f.attr.pad && wanted_files.as_ref().is_none_or(|w| w[*i]))
+        .map(|(_, f)| f.length)
+        .sum();
+    let resume_path = state_dir
+        .join("resume")
+        .join(format!("{}.journal", torrent.info_hashes().wire_id()));
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let started = Instant::now();
+    let handle = add_torrent(
+        &session,
+        AddTorrent {
+            torrent: torrent.clone(),
+            save_dir: args.output.clone(),
+            resume_path,
+            peers,
+            wanted_files,
+            sequential: args.sequential,
+            recheck: args.recheck,
+        },
+    )
+    .await
+    .with_context(|| format!("cannot start {}", torrent.name()))?;
+
+    let progress = Progress::new(args.engine.json, wanted_bytes, torrent.name());
+    let piece_length = torrent.piece_length();
+    let piece_bytes = |n: u32| u64::from(n) * piece_length;
+    let mut stats = handle.stats();
+    let mut completed_at = None;
+    let interrupted = engine::interrupted();
+    tokio::pin!(interrupted);
+    let final_stats = loop {
+        tokio::select! {
+            changed = stats.changed() => {
+                if changed.is_err() {
+                    bail!("the download stopped unexpectedly");
+                }
+                let s = stats.borrow_and_update().clone();
+                progress.update(&s, piece_bytes);
+                match &s.state {
+                    State::Failed(e) => {
+                        progress.finish();
+                        let _ = handle.shutdown().await;
+                        bail!("download failed: {e}");
+                    }
+                    State::Seeding if completed_at.is_none() => {
+                        completed_at = Some(started.elapsed());
+                        if !args.seed {
+                            break s;
+                        }
+                        progress.finish();
+                        summary(&torrent, &s, wanted_bytes, started.elapsed(), args.engine.json);
+                        if !args.engine.json {
+                            eprintln!("seeding on port {port}; press Ctrl-C to stop");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = &mut interrupted => {
+                let s = stats.borrow().clone();
+                progress.finish();
+                handle.shutdown().await.context("cannot save progress")?;
+                if completed_at.is_some() {
+                    return Ok(());
+                }
+                let pct = 100.0 * f64::from(s.wanted_have) / f64::from(s.wanted_pieces.max(1));
+                if args.engine.json {
+                    engine::event(json!({"event": "interrupted", "percent": pct}));
+                }
+                bail!("interrupted at {pct:.1}%; progress is saved, run the same command to resume");
+            }
+        }
+    };
+    progress.finish();
+    handle.shutdown().await.context("cannot save progress")?;
+    summary(
+        &torrent,
+        &final_stats,
+        wanted_bytes,
+        started.elapsed(),
+        args.engine.json,
+    );
+    Ok(())
+}
+
+fn summary(t: &Torrent, s: &btl_net::TorrentStats, bytes: u64, took: Duration, json: bool) {
+    let secs = took.as_secs_f64().max(1e-3);
+    if json {
+        engine::event(json!({
+            "event": "complete",
+            "name": t.name(),
+            "bytes": bytes,
+            "downloaded": s.downloaded,
+            "seconds": secs,
+            "hash_failures": s.hash_failures,
+            "banned": s.banned,
+        }));
+    } else {
+        println!(
+            "done: {} ({}) in {:.2}s, {}/s; downloaded {}, {} hash failure{}, {} peer{} banned",
+            t.name(),
+            format_bytes(bytes),
+            secs,
+            format_bytes((s.downloaded as f64 / secs) as u64),
+            format_bytes(s.downloaded),
+            s.hash_failures,
+            if s.hash_failures == 1 { "" } else { "s" },
+            s.banned,
+            if s.banned == 1 { "" } else { "s" },
+        );
+    }
+}
+
+/// Which files `--only` selects (`None`: all).
+fn select_files(t: &Torrent, globs: &[String]) -> Result<Option<Vec<bool>>> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let sel: Vec<bool> = t
+        .files()
+        .iter()
+        .map(|f| {
+            let path = f.path.join("/");
+            !f.attr.pad
+                && globs
+                    .iter()
+                    .any(|g| glob_match(g.as_bytes(), path.as_bytes()))
+        })
+        .collect();
+    if !sel.iter().any(|&b| b) {
+        bail!(
+            "--only {} matches no file of {} (see `btl info` for the file list)",
+            globs.join(" --only "),
+            t.name()
+        );
+    }
+    Ok(Some(sel))
+}
+
+/// Glob matching on `/`-separated paths: `*` and `?` stay within one
+/// component, `**` spans components.
+pub fn glob_match(pat: &[u8], text: &[u8]) -> bool {
+    match pat.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) if rest.first() == Some(&b'*') => {
+            let rest = &rest[1..];
+            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+            (0..=text.len()).any(|i| glob_match(rest, &text[i..]))
+        }
+        Some((b'*', rest)) => {
+            let mut i = 0;
+            loop {
+                if glob_match(rest, &text[i..]) {
+                    return true;
+                }
+                if i >= text.len() || text[i] == b'/' {
+                    return false;
+                }
+                i += 1;
+            }
+        }
+        Some((b'?', rest)) => {
+            matches!(text.first(), Some(&c) if c != b'/') && glob_match(rest, &text[1..])
+        }
+        Some((&c, rest)) => text.first() == Some(&c) && glob_match(rest, &text[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
+        assert!(m("*.flac", "track.flac"));
+        assert!(!m("*.flac", "cd1/track.flac"));
+        assert!(m("**/*.flac", "cd1/track.flac"));
+        assert!(m("**.flac", "cd1/track.flac"));
+        assert!(m("cd?/*", "cd1/a"));
+        assert!(!m("cd?/*", "cd1/a/b"));
+        assert!(m("cd1/**", "cd1/a/b"));
+        assert!(m("exact.txt", "exact.txt"));
+        assert!(!m("exact.txt", "exact.txt2"));
+    }
+}

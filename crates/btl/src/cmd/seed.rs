@@ -1,0 +1,120 @@
+//! `btl seed`: serve a torrent whose data is on disk.
+
+use crate::cmd::engine::{self, EngineArgs};
+use crate::input::{self, Source};
+use crate::units::format_bytes;
+use anyhow::{bail, Context, Result};
+use btl_net::torrent::{add_torrent, AddTorrent, State};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Seed a torrent from data already on disk.
+///
+/// The data is checked first (quickly, when resume data from an earlier
+/// run says it is intact), then served to every peer that asks until
+/// Ctrl-C.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The .torrent or .btl file.
+    pub torrent: String,
+    /// The directory that contains the payload (the torrent's name inside it).
+    #[arg(long, env = "BTL_DATA")]
+    pub data: PathBuf,
+    /// Hash everything on disk even if resume data says it is intact.
+    #[arg(long)]
+    pub recheck: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> Result<()> {
+    let rt = engine::runtime()?;
+    rt.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> Result<()> {
+    let torrent = match input::load(&args.torrent)? {
+        Source::Torrent { torrent, .. } => Arc::new(*torrent),
+        Source::Magnet(_) => bail!("btl seed needs a .torrent or .btl file, not a magnet link"),
+    };
+    let payload = args.data.join(torrent.name());
+    if !payload.exists() {
+        bail!(
+            "{} does not exist: --data must be the directory that contains `{}`",
+            payload.display(),
+            torrent.name()
+        );
+    }
+    let peers = args.engine.peer_addrs()?;
+    let state_dir = args.engine.state_dir()?;
+    let session = args.engine.session().await?;
+    let port = session.local_addrs().first().map(|a| a.port()).unwrap_or(0);
+    let resume_path = state_dir
+        .join("resume")
+        .join(format!("{}.journal", torrent.info_hashes().wire_id()));
+    let handle = add_torrent(
+        &session,
+        AddTorrent {
+            torrent: torrent.clone(),
+            save_dir: args.data.clone(),
+            resume_path,
+            peers,
+            wanted_files: None,
+            sequential: false,
+            recheck: args.recheck,
+        },
+    )
+    .await
+    .with_context(|| format!("cannot start {}", torrent.name()))?;
+    let mut stats = handle.stats();
+    // Wait for the check to finish.
+    let s = loop {
+        let s = stats.borrow_and_update().clone();
+        if s.state != State::Checking {
+            break s;
+        }
+        if stats.changed().await.is_err() {
+            bail!("the torrent stopped while checking");
+        }
+    };
+    if let State::Failed(e) = &s.state {
+        bail!("cannot seed: {e}");
+    }
+    let pct = 100.0 * f64::from(s.have_pieces) / f64::from(s.wanted_pieces.max(1));
+    if args.engine.json {
+        engine::event(json!({
+            "event": "seeding",
+            "port": port,
+            "name": torrent.name(),
+            "have_pieces": s.have_pieces,
+            "pieces": s.wanted_pieces,
+        }));
+    } else {
+        println!(
+            "seeding {} on port {port}: {:.1}% of {} verified on disk; Ctrl-C to stop",
+            torrent.name(),
+            pct,
+            format_bytes(torrent.total_length())
+        );
+        if s.have_pieces < s.wanted_pieces {
+            eprintln!(
+                "warning: only {} of {} pieces are on disk; peers get what is there",
+                s.have_pieces, s.wanted_pieces
+            );
+        }
+    }
+    engine::interrupted().await;
+    let s = stats.borrow().clone();
+    handle.shutdown().await.context("cannot save state")?;
+    if args.engine.json {
+        engine::event(json!({"event": "stopped", "uploaded": s.uploaded}));
+    } else {
+        println!(
+            "stopped; uploaded {} this session",
+            format_bytes(s.uploaded)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,831 @@
+//! The torrent actor: one task per torrent that owns its swarm state, its
+//! piece buffers and its peers' queues.
+//!
+//! ```text
+//! peers' readers ──Input──▶ actor ──Out──▶ peers' writers
+//! hashing tasks  ──Input──▶   │  ──────▶ journal thread (resume records)
+//! user / session ──Command──▶ │  ──────▶ stats (watch channel)
+//! ```
+//!
+//! Data path of a block: reader → `Swarm::peer_message` → `StoreBlock` → the
+//! piece's buffer; when the piece is whole, `VerifyPiece` → a blocking task
+//! hashes it and writes it with one positional write → `Input::Verified` →
+//! journal record → `Swarm::piece_verified` → `have` to peers.
+
+use crate::conn::{Connected, Out};
+use crate::session::Registered;
+use crate::{BlockSource, Input, PeerKey, Session};
+use btl_metainfo::torrent::Torrent;
+use btl_store::{Layout, PieceHashes, Resume, Storage, StorageOptions, StoreError};
+use btl_swarm::{Action, Geometry, PeerCaps, Swarm, SwarmConfig, Verdict};
+use btl_types::Sha1Hash;
+use btl_wire::extended::UT_METADATA;
+use btl_wire::metadata::METADATA_PIECE_LEN;
+use btl_wire::{
+    ExtendedHandshake, ExtendedMessage, ExtensionConfig, Message, MetadataMessage, Reserved,
+};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct AddTorrent {
+    /// The torrent.
+    pub torrent: Arc<Torrent>,
+    /// Directory the payload lives in (the torrent's name is created inside).
+    pub save_dir: PathBuf,
+    /// Where the resume journal is kept.
+    pub resume_path: PathBuf,
+    /// Peers to dial.
+    pub peers: Vec<SocketAddr>,
+    /// Which files to download (indices into `Torrent::files`); `None`: all.
+    pub wanted_files: Option<Vec<bool>>,
+    /// Download pieces in order (streaming).
+    pub sequential: bool,
+    /// Hash every piece on disk before starting.
+    pub recheck: bool,
+}
+
+/// A snapshot of a torrent's progress, published a few times a second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TorrentStats {
+    /// What the torrent is doing.
+    pub state: State,
+    /// Pieces verified on disk.
+    pub have_pieces: u32,
+    /// Pieces wanted (all pieces unless files were deselected).
+    pub wanted_pieces: u32,
+    /// Wanted pieces verified on disk.
+    pub wanted_have: u32,
+    /// Payload bytes downloaded this session (verified pieces).
+    pub downloaded: u64,
+    /// Payload bytes uploaded this session.
+    pub uploaded: u64,
+    /// Download rate, bytes/s.
+    pub down_rate: f64,
+    /// Upload rate, bytes/s.
+    pub up_rate: f64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u32,
+    /// Peers banned for bad data.
+    pub banned: usize,
+    /// Pieces checked so far while checking.
+    pub checked: u32,
+}
+
+/// The lifecycle of a torrent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum State {
+    /// Verifying data on disk.
+    #[default]
+    Checking,
+    /// Fetching wanted pieces.
+    Downloading,
+    /// Every wanted piece is here; serving others.
+    Seeding,
+    /// Stopped by an error.
+    Failed(String),
+}
+
+/// Requests to a torrent actor.
+#[derive(Debug)]
+pub enum Command {
+    /// Dial a peer.
+    AddPeer(SocketAddr),
+    /// A dial failed (from the session).
+    DialFailed(SocketAddr),
+    /// Save state and stop; the reply comes when the journal is closed.
+    Shutdown(oneshot::Sender<Result<(), String>>),
+}
+
+/// The result of hashing (and writing) a piece.
+#[derive(Debug)]
+pub struct VerifyResult {
+    piece: u32,
+    verdict: Verdict,
+    error: Option<String>,
+}
+
+/// Errors starting a torrent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TorrentError {
+    /// The disk layer refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking task failed.
+    #[error("internal task failed: {0}")]
+    Task(String),
+    /// The actor stopped.
+    #[error("the torrent stopped: {0}")]
+    Stopped(String),
+}
+
+/// A running torrent.
+pub struct TorrentHandle {
+    tx: mpsc::Sender<Input>,
+    stats: watch::Receiver<TorrentStats>,
+}
+
+impl TorrentHandle {
+    /// A receiver of progress snapshots.
+    pub fn stats(&self) -> watch::Receiver<TorrentStats> {
+        self.stats.clone()
+    }
+
+    /// Dials another peer.
+    pub async fn add_peer(&self, addr: SocketAddr) {
+        let _ = self.tx.send(Input::Command(Command::AddPeer(addr))).await;
+    }
+
+    /// Saves progress durably and stops the torrent.
+    pub async fn shutdown(self) -> Result<(), TorrentError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Command(Command::Shutdown(reply)))
+            .await
+            .map_err(|_| TorrentError::Stopped("already stopped".into()))?;
+        rx.await
+            .map_err(|_| TorrentError::Stopped("actor ended".into()))?
+            .map_err(TorrentError::Stopped)
+    }
+}
+
+struct StorageSource(Arc<Storage>);
+impl BlockSource for StorageSource {
+    fn read(&self, piece: u32, begin: u32, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0
+            .read(piece, begin, buf)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+/// Starts a torrent in `session`: opens (and if need be checks) its data,
+/// registers it for incoming peers, dials the given peers.
+pub async fn add_torrent(
+    session: &Session,
+    add: AddTorrent,
+) -> Result<TorrentHandle, TorrentError> {
+    let (stats_tx, stats_rx) = watch::channel(TorrentStats::default());
+    let torrent = add.torrent.clone();
+    let save_dir = add.save_dir.clone();
+    let resume_path = add.resume_path.clone();
+    let force_recheck = add.recheck;
+    let wanted_files = add.wanted_files.clone();
+    let wire_id = torrent.info_hashes().wire_id();
+    let progress_tx = stats_tx.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        open_data(
+            &torrent,
+            &save_dir,
+            &resume_path,
+            force_recheck,
+            wanted_files,
+            wire_id,
+            &progress_tx,
+        )
+    })
+    .await
+    .map_err(|e| TorrentError::Task(e.to_string()))??;
+    let (layout, storage, hashes, resume, have) = opened;
+
+    let mut short_pieces = std::collections::BTreeMap::new();
+    for p in 0..layout.piece_count() {
+        let len = layout.piece_len(p).unwrap_or(0);
+        if len != layout.piece_length() {
+            short_pieces.insert(p, len);
+        }
+    }
+    let geometry = Geometry {
+        piece_length: layout.piece_length(),
+        piece_count: layout.piece_count(),
+        short_pieces,
+    };
+    let mut swarm_have = btl_swarm::Bitfield::new(layout.piece_count());
+    for p in have.iter_ones() {
+        swarm_have.set(p);
+    }
+    let mut swarm = Swarm::new(geometry, swarm_have, SwarmConfig::default(), Instant::now());
+    let priorities = piece_priorities(&layout, add.wanted_files.as_deref());
+    swarm.set_wanted(priorities.clone());
+    swarm.set_sequential(add.sequential);
+
+    let (tx, rx) = mpsc::channel::<Input>(1024);
+    let v2 = add.torrent.info_hashes().v2().is_some();
+    let reserved = Reserved::ours(v2);
+    let source: Arc<dyn BlockSource> = Arc::new(StorageSource(storage.clone()));
+    session.register(
+        wire_id,
+        Registered {
+            tx: tx.clone(),
+            source,
+            reserved,
+            piece_count: layout.piece_count(),
+        },
+    );
+    let disk = DiskWriter::start(resume, storage.clone(), tx.clone());
+    let actor = Actor {
+        session: session.clone(),
+        wire_id,
+        torrent: add.torrent.clone(),
+        layout,
+        hashes,
+        swarm,
+        tx: tx.clone(),
+        peers: HashMap::new(),
+        buffers: HashMap::new(),
+        banned: HashSet::new(),
+        disk,
+        stats: stats_tx,
+        priorities,
+        downloaded: 0,
+        uploaded: 0,
+        hash_failures: 0,
+        down_meter: RateMeter::default(),
+        up_meter: RateMeter::default(),
+        failed: None,
+        ext: ExtensionConfig::default(),
+    };
+    for addr in &add.peers {
+        session.connect(wire_id, *addr);
+    }
+    tokio::spawn(actor.run(rx));
+    Ok(TorrentHandle {
+        tx,
+        stats: stats_rx,
+    })
+}
+
+type Opened = (
+    Layout,
+    Arc<Storage>,
+    Arc<PieceHashes>,
+    Resume,
+    btl_store::Bitfield,
+);
+
+/// Opens the files and the journal, and hashes whatever cannot be trusted
+/// without it: everything on disk for a new journal (or `--recheck`), only
+/// the suspect pieces after a crash.
+fn open_data(
+    torrent: &Torrent,
+    save_dir: &std::path::Path,
+    resume_path: &std::path::Path,
+    force_recheck: bool,
+    wanted_files: Option<Vec<bool>>,
+    wire_id: Sha1Hash,
+    progress: &watch::Sender<TorrentStats>,
+) -> Result<Opened, TorrentError> {
+    let layout = Layout::from_torrent(torrent)?;
+    // Which files already hold data, before opening creates the others.
+    let existing: Vec<usize> = layout
+        .real_files()
+        .filter(|(_, f)| {
+            f.length > 0 && std::fs::metadata(save_dir.join(&f.path)).is_ok_and(|m| m.len() > 0)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let options = StorageOptions {
+        wanted: wanted_files,
+        ..StorageOptions::default()
+    };
+    let storage = Storage::open(save_dir, layout.clone(), options)?;
+    let hashes = PieceHashes::from_torrent(torrent)?;
+    let (mut resume, recovered) = match Resume::open(resume_path, wire_id, &storage) {
+        Ok(x) => x,
+        Err(e) if !matches!(e, StoreError::Io { .. }) => {
+            // A journal of another torrent or a corrupt one: start over
+            // (with a full check of what is on disk).
+            tracing::warn!(error = %e, path = %resume_path.display(), "discarding resume data");
+            std::fs::remove_file(resume_path).map_err(|e| {
+                TorrentError::Task(format!("cannot remove {}: {e}", resume_path.display()))
+            })?;
+            Resume::open(resume_path, wire_id, &storage)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let full = force_recheck || recovered.fresh;
+    let mut have = if full {
+        btl_store::Bitfield::new(layout.piece_count())
+    } else {
+        recovered.have.clone()
+    };
+    let mut check: Vec<u32> = if full {
+        let mut v: Vec<u32> = existing
+            .iter()
+            .flat_map(|&f| layout.file_pieces(f))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    } else {
+        let mut v = recovered.recheck.clone();
+        for &f in &recovered.changed_files {
+            v.extend(layout.file_pieces(f));
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    check.retain(|&p| p < layout.piece_count());
+    for &p in &check {
+        have.set(p, false);
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let good = btl_store::recheck(
+        &storage,
+        &hashes,
+        check.iter().copied(),
+        threads,
+        &|done, _| {
+            let pieces = (done / u64::from(layout.piece_length().max(1))) as u32;
+            progress.send_modify(|s| s.checked = pieces);
+        },
+    );
+    for &p in &check {
+        if good.get(p) {
+            have.set(p, true);
+            resume.record(p)?;
+        } else if full {
+            // Nothing to forget in a new journal.
+        } else {
+            resume.forget(p)?;
+        }
+    }
+    resume.barrier(&storage)?;
+    Ok((layout, Arc::new(storage), Arc::new(hashes), resume, have))
+}
+
+fn piece_priorities(layout: &Layout, wanted: Option<&[bool]>) -> Vec<u8> {
+    let count = layout.piece_count() as usize;
+    let Some(wanted) = wanted else {
+        return vec![1; count];
+    };
+    let mut prio = vec![0u8; count];
+    for (file, &on) in wanted.iter().enumerate() {
+        if on {
+            for p in layout.file_pieces(file) {
+                if let Some(x) = prio.get_mut(p as usize) {
+                    *x = 1;
+                }
+            }
+        }
+    }
+    prio
+}
+
+struct Peer {
+    out: mpsc::UnboundedSender<Out>,
+    addr: SocketAddr,
+    metadata_id: Option<u8>,
+}
+
+struct Actor {
+    session: Session,
+    wire_id: Sha1Hash,
+    torrent: Arc<Torrent>,
+    layout: Layout,
+    hashes: Arc<PieceHashes>,
+    swarm: Swarm,
+    tx: mpsc::Sender<Input>,
+    peers: HashMap<PeerKey, Peer>,
+    buffers: HashMap<u32, Vec<u8>>,
+    banned: HashSet<IpAddr>,
+    disk: DiskWriter,
+    stats: watch::Sender<TorrentStats>,
+    priorities: Vec<u8>,
+    downloaded: u64,
+    uploaded: u64,
+    hash_failures: u32,
+    down_meter: RateMeter,
+    up_meter: RateMeter,
+    failed: Option<String>,
+    ext: ExtensionConfig,
+}
+
+/// Bytes per second over a sliding window of about two seconds.
+#[derive(Default)]
+struct RateMeter {
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl RateMeter {
+    fn add(&mut self, now: Instant, bytes: u64) {
+        self.samples.push_back((now, bytes));
+        self.trim(now);
+    }
+    fn trim(&mut self, now: Instant) {
+        while let Some(&(t, _)) = self.samples.front() {
+            if now.duration_since(t) > Duration::from_secs(2) {
+                self.samples.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+    fn rate(&mut self, now: Instant) -> f64 {
+        self.trim(now);
+        let total: u64 = self.samples.iter().map(|s| s.1).sum();
+        total as f64 / 2.0
+    }
+}
+
+const STATS_EVERY: Duration = Duration::from_millis(250);
+const BARRIER_EVERY: Duration = Duration::from_secs(5);
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        let mut next_stats = Instant::now();
+        let mut next_barrier = Instant::now() + BARRIER_EVERY;
+        self.publish(Instant::now());
+        loop {
+            let now = Instant::now();
+            let mut wake = next_stats.min(next_barrier);
+            if let Some(t) = self.swarm.poll_timeout() {
+                wake = wake.min(t);
+            }
+            let input = tokio::select! {
+                i = rx.recv() => match i {
+                    Some(i) => Some(i),
+                    // Cannot happen while we hold a sender; stop cleanly anyway.
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => None,
+            };
+            let now = Instant::now();
+            if let Some(input) = input {
+                if let Some(reply) = self.handle(input, now) {
+                    self.stop(reply).await;
+                    return;
+                }
+                // Take whatever else is queued before acting, to batch.
+                for _ in 0..256 {
+                    match rx.try_recv() {
+                        Ok(i) => {
+                            if let Some(reply) = self.handle(i, now) {
+                                self.stop(reply).await;
+                                return;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            if self.swarm.poll_timeout().is_some_and(|t| t <= now) {
+                self.swarm.handle_timeout(now);
+            }
+            self.drain_actions(now);
+            if now >= next_stats {
+                self.publish(now);
+                next_stats = now + STATS_EVERY;
+            }
+            if now >= next_barrier {
+                self.disk.barrier();
+                next_barrier = now + BARRIER_EVERY;
+            }
+        }
+    }
+
+    /// Handles one input; returns a reply channel when asked to stop.
+    fn handle(
+        &mut self,
+        input: Input,
+        now: Instant,
+    ) -> Option<oneshot::Sender<Result<(), String>>> {
+        match input {
+            Input::Connected(c) => self.connected(*c, now),
+            Input::Message(peer, msg) => {
+                if !self.peers.contains_key(&peer) {
+                    return None;
+                }
+                match msg {
+                    Message::Extended { id, payload } => self.extended(peer, id, payload),
+                    Message::Piece(ref b) => {
+                        self.down_meter.add(now, b.data.len() as u64);
+                        self.swarm.peer_message(peer, msg, now);
+                    }
+                    Message::HashRequest(_) | Message::Hashes(_) | Message::HashReject(_) => {}
+                    other => self.swarm.peer_message(peer, other, now),
+                }
+            }
+            Input::Closed(peer, reason) => {
+                if self.peers.remove(&peer).is_some() {
+                    tracing::debug!(peer, %reason, "peer closed");
+                    self.swarm.peer_disconnected(peer, now);
+                }
+            }
+            Input::Served(peer, req) => {
+                self.uploaded += u64::from(req.length);
+                self.up_meter.add(now, u64::from(req.length));
+                self.swarm.served(peer, req, now);
+            }
+            Input::Verified(v) => self.verified(v, now),
+            Input::Command(Command::AddPeer(addr)) => {
+                if !self.banned.contains(&addr.ip()) {
+                    self.session.connect(self.wire_id, addr);
+                }
+            }
+            Input::Command(Command::DialFailed(_)) => {}
+            Input::Command(Command::Shutdown(reply)) => return Some(reply),
+        }
+        None
+    }
+
+    fn connected(&mut self, c: Connected, now: Instant) {
+        if self.banned.contains(&c.addr.ip()) {
+            let _ = c.out.send(Out::Close);
+            return;
+        }
+        let r = c.handshake.reserved;
+        let caps = PeerCaps {
+            fast: r.fast(),
+            extended: r.extension_protocol(),
+            v2: r.v2(),
+            ip: c.addr.ip(),
+            outgoing: c.outgoing,
+        };
+        let out = c.out.clone();
+        self.peers.insert(
+            c.key,
+            Peer {
+                out: c.out,
+                addr: c.addr,
+                metadata_id: None,
+            },
+        );
+        self.swarm.peer_connected(c.key, caps, now);
+        // The swarm's first message (bitfield / have all / have none) goes
+        // out before the extension handshake.
+        self.drain_actions(now);
+        if caps.extended {
+            let ours = ExtendedHandshake {
+                m: self.ext.m(),
+                client: Some(format!("btl {}", env!("CARGO_PKG_VERSION"))),
+                reqq: Some(500),
+                metadata_size: Some(self.torrent.info_bytes().len() as u64),
+                your_ip: Some(c.addr.ip()),
+                port: self.session.local_addrs().first().map(|a| a.port()),
+                ..ExtendedHandshake::default()
+            };
+            let _ = out.send(Out::Msg(ours.to_message()));
+        }
+    }
+
+    fn extended(&mut self, peer: PeerKey, id: u8, payload: bytes::Bytes) {
+        match self.ext.decode(id, payload) {
+            Ok(ExtendedMessage::Handshake(h)) => {
+                if let Some(n) = h.reqq {
+                    self.swarm.set_peer_reqq(peer, n);
+                }
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.metadata_id = h.extension_id(UT_METADATA);
+                }
+            }
+            Ok(ExtendedMessage::Metadata(MetadataMessage::Request { piece })) => {
+                let Some(p) = self.peers.get(&peer) else {
+                    return;
+                };
+                let Some(their_id) = p.metadata_id else {
+                    return;
+                };
+                let info = self.torrent.info_bytes();
+                let start = piece as usize * METADATA_PIECE_LEN;
+                let reply = if start < info.len() {
+                    let end = (start + METADATA_PIECE_LEN).min(info.len());
+                    MetadataMessage::Data {
+                        piece,
+                        total_size: info.len() as u64,
+                        data: bytes::Bytes::copy_from_slice(&info[start..end]),
+                    }
+                } else {
+                    MetadataMessage::Reject { piece }
+                };
+                let _ = p.out.send(Out::Msg(reply.to_message(their_id)));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(peer, error = %e, "bad extended message"),
+        }
+    }
+
+    fn verified(&mut self, v: VerifyResult, now: Instant) {
+        if let Some(e) = v.error {
+            // A disk write failed: stop downloading, keep what we have.
+            tracing::error!(piece = v.piece, error = %e, "cannot write piece");
+            self.failed = Some(e);
+            self.swarm
+                .piece_verified(v.piece, Verdict::Bad { bad_blocks: None }, now);
+            return;
+        }
+        match v.verdict {
+            Verdict::Ok => {
+                self.downloaded += u64::from(self.layout.piece_len(v.piece).unwrap_or(0));
+            }
+            Verdict::Bad { .. } => self.hash_failures += 1,
+        }
+        self.swarm.piece_verified(v.piece, v.verdict, now);
+    }
+
+    fn drain_actions(&mut self, now: Instant) {
+        while let Some(action) = self.swarm.poll_action() {
+            match action {
+                Action::Send { peer, msg } => self.send(peer, Out::Msg(msg)),
+                Action::StoreBlock {
+                    piece, begin, data, ..
+                } => {
+                    let len = self.layout.piece_len(piece).unwrap_or(0) as usize;
+                    let buf = self.buffers.entry(piece).or_insert_with(|| vec![0; len]);
+                    let start = begin as usize;
+                    if let Some(dst) = buf.get_mut(start..start + data.len()) {
+                        dst.copy_from_slice(&data);
+                    }
+                }
+                Action::VerifyPiece { piece } => {
+                    let data = self.buffers.remove(&piece).unwrap_or_default();
+                    self.spawn_verify(piece, data);
+                }
+                Action::DiscardPiece { piece } => {
+                    self.buffers.remove(&piece);
+                }
+                Action::Serve { peer, req } => self.send(peer, Out::Serve(req)),
+                Action::CancelServe { peer, req } => self.send(peer, Out::CancelServe(req)),
+                Action::Disconnect { peer, reason } => {
+                    tracing::debug!(peer, ?reason, "disconnecting");
+                    self.drop_peer(peer, now);
+                }
+                Action::Ban { peer, ip, reason } => {
+                    tracing::warn!(peer, %ip, %reason, "banning peer");
+                    self.banned.insert(ip);
+                    self.drop_peer(peer, now);
+                }
+                Action::Completed => {
+                    tracing::info!("download complete");
+                    self.disk.barrier();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn send(&self, peer: PeerKey, out: Out) {
+        if let Some(p) = self.peers.get(&peer) {
+            let _ = p.out.send(out);
+        }
+    }
+
+    fn drop_peer(&mut self, peer: PeerKey, now: Instant) {
+        if let Some(p) = self.peers.remove(&peer) {
+            let _ = p.out.send(Out::Close);
+            let _ = p.addr;
+            self.swarm.peer_disconnected(peer, now);
+        }
+    }
+
+    /// Hashes a whole piece off the actor; a good piece goes on to the disk
+    /// writer (which reports `Verified` once it is written and recorded), a
+    /// bad one is reported at once.
+    fn spawn_verify(&self, piece: u32, data: Vec<u8>) {
+        let hashes = self.hashes.clone();
+        let tx = self.tx.clone();
+        let disk = self.disk.tx.clone();
+        let expected_len = self.layout.piece_len(piece).unwrap_or(0) as usize;
+        tokio::task::spawn_blocking(move || {
+            let ok = data.len() == expected_len && hashes.verify(piece, &data);
+            if ok {
+                let _ = disk.send(DiskCmd::Write(piece, data));
+            } else {
+                let _ = tx.blocking_send(Input::Verified(VerifyResult {
+                    piece,
+                    verdict: Verdict::Bad { bad_blocks: None },
+                    error: None,
+                }));
+            }
+        });
+    }
+
+    fn publish(&mut self, now: Instant) {
+        let have = self.swarm.have();
+        let have_pieces = have.count_ones();
+        let mut wanted = 0;
+        let mut wanted_have = 0;
+        for (i, &p) in self.priorities.iter().enumerate() {
+            if p > 0 {
+                wanted += 1;
+                if have.get(i as u32) {
+                    wanted_have += 1;
+                }
+            }
+        }
+        let state = if let Some(e) = &self.failed {
+            State::Failed(e.clone())
+        } else if wanted_have == wanted {
+            State::Seeding
+        } else {
+            State::Downloading
+        };
+        let snapshot = TorrentStats {
+            state,
+            have_pieces,
+            wanted_pieces: wanted,
+            wanted_have,
+            downloaded: self.downloaded,
+            uploaded: self.uploaded,
+            down_rate: self.down_meter.rate(now),
+            up_rate: self.up_meter.rate(now),
+            peers: self.peers.len(),
+            hash_failures: self.hash_failures,
+            banned: self.banned.len(),
+            checked: self.stats.borrow().checked,
+        };
+        self.stats.send_replace(snapshot);
+    }
+
+    async fn stop(mut self, reply: oneshot::Sender<Result<(), String>>) {
+        self.session.unregister(&self.wire_id);
+        for (_, p) in self.peers.drain() {
+            let _ = p.out.send(Out::Close);
+        }
+        let result = self.disk.close().await;
+        self.publish(Instant::now());
+        let _ = reply.send(result);
+    }
+}
+
+/// The disk writer: a thread that owns the resume journal and writes
+/// verified pieces, so that the order "announce the file dirty, write the
+/// data, record the piece" holds and fsyncs never block the actor.
+struct DiskWriter {
+    tx: std::sync::mpsc::Sender<DiskCmd>,
+}
+
+enum DiskCmd {
+    Write(u32, Vec<u8>),
+    Barrier,
+    Close(oneshot::Sender<Result<(), String>>),
+}
+
+impl DiskWriter {
+    fn start(mut resume: Resume, storage: Arc<Storage>, actor: mpsc::Sender<Input>) -> DiskWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<DiskCmd>();
+        let spawned = std::thread::Builder::new()
+            .name("btl-disk".into())
+            .spawn(move || {
+                let mut failed: Option<String> = None;
+                while let Ok(cmd) = rx.recv() {
+                    match cmd {
+                        DiskCmd::Write(piece, data) => {
+                            let r = resume
+                                .before_write(&storage, piece)
+                                .and_then(|()| storage.write_piece(piece, &data))
+                                .and_then(|()| resume.record(piece));
+                            let error = r.err().map(|e| e.to_string());
+                            if let Some(e) = &error {
+                                failed.get_or_insert(e.clone());
+                            }
+                            let _ = actor.blocking_send(Input::Verified(VerifyResult {
+                                piece,
+                                verdict: Verdict::Ok,
+                                error,
+                            }));
+                        }
+                        DiskCmd::Barrier => {
+                            if let Err(e) = resume.barrier(&storage) {
+                                failed.get_or_insert(e.to_string());
+                            }
+                        }
+                        DiskCmd::Close(reply) => {
+                            let r = resume.close(&storage).map_err(|e| e.to_string());
+                            let r = match failed.take() {
+                                Some(e) => Err(e),
+                                None => r,
+                            };
+                            let _ = reply.send(r);
+                            return;
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the disk thread");
+        }
+        DiskWriter { tx }
+    }
+
+    fn barrier(&self) {
+        let _ = self.tx.send(DiskCmd::Barrier);
+    }
+
+    async fn close(&self) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(DiskCmd::Close(reply)).is_err() {
+            return Err("the disk thread is gone".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| Err("the disk thread is gone".into()))
+    }
+}

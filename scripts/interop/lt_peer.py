@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""A libtorrent peer for bitorrent's engine interop tests and benchmarks.
+
+Run with Debian's /usr/bin/python3 (package python3-libtorrent). Listens on
+127.0.0.1 only; no DHT, LSD, UPnP or NAT-PMP.
+
+  lt_peer.py seed TORRENT SAVE_PATH
+      check the data and seed it. Prints {"event": "seeding", "port": N}
+      once ready, then serves until stdin closes or it is killed.
+  lt_peer.py leech TORRENT SAVE_PATH HOST:PORT [DEADLINE_S]
+      download from the given peer. Prints {"event": "done", ...} and
+      exits 0 when every piece is verified, exits 1 at the deadline.
+
+Options through environment variables:
+  LT_ENCRYPTION=forced|enabled|disabled   (default: enabled)
+"""
+import json
+import os
+import select
+import sys
+import time
+
+try:
+    import libtorrent as lt
+except ImportError:
+    sys.exit("lt_peer.py: python3-libtorrent is not installed "
+             "(apt-get install python3-libtorrent) or this is not /usr/bin/python3")
+
+
+def session():
+    enc = os.environ.get("LT_ENCRYPTION", "enabled")
+    policy = {"forced": lt.enc_policy.forced, "enabled": lt.enc_policy.enabled,
+              "disabled": lt.enc_policy.disabled}[enc]
+    s = lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False, "enable_lsd": False,
+        "enable_upnp": False, "enable_natpmp": False,
+        "out_enc_policy": policy, "in_enc_policy": policy,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert.category_t.status_notification
+        | lt.alert.category_t.error_notification,
+        # Loopback benchmarks: do not throttle.
+        "connections_limit": 200,
+    })
+    return s
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def wait_state(ses, h, states, deadline):
+    while time.monotonic() < deadline:
+        ses.wait_for_alert(100)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.torrent_error_alert):
+                emit({"event": "error", "message": a.message()})
+                sys.exit(1)
+        st = h.status()
+        if st.state in states:
+            return st
+    return None
+
+
+def seed(torrent, save_path):
+    ses = session()
+    ti = lt.torrent_info(torrent)
+    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    st = wait_state(ses, h, (lt.torrent_status.seeding,), time.monotonic() + 600)
+    if st is None:
+        emit({"event": "error", "message": "data check did not finish"})
+        sys.exit(1)
+    emit({"event": "seeding", "port": ses.listen_port(),
+          "pieces": ti.num_pieces()})
+    # Serve until stdin closes (the parent ends) or we are killed.
+    while True:
+        r, _, _ = select.select([sys.stdin], [], [], 1.0)
+        if r and not sys.stdin.readline():
+            break
+        ses.pop_alerts()
+
+
+def leech(torrent, save_path, peer, deadline_s):
+    ses = session()
+    ti = lt.torrent_info(torrent)
+    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    host, port = peer.rsplit(":", 1)
+    start = time.monotonic()
+    deadline = start + deadline_s
+    connected = False
+    while time.monotonic() < deadline:
+        ses.wait_for_alert(100)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.torrent_error_alert):
+                emit({"event": "error", "message": a.message()})
+                sys.exit(1)
+        st = h.status()
+        if st.state in (lt.torrent_status.downloading, lt.torrent_status.finished,
+                        lt.torrent_status.seeding) and not connected:
+            h.connect_peer((host, int(port)))
+            connected = True
+        if st.is_seeding or st.is_finished:
+            took = time.monotonic() - start
+            emit({"event": "done", "seconds": took, "progress": st.progress,
+                  "downloaded": st.total_payload_download,
+                  "pieces": sum(1 for p in st.pieces if p)})
+            return
+        if connected and st.num_peers == 0 and int(time.monotonic() * 2) % 6 == 0:
+            h.connect_peer((host, int(port)))
+    st = h.status()
+    emit({"event": "timeout", "progress": st.progress, "peers": st.num_peers})
+    sys.exit(1)
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[1] == "seed":
+        seed(argv[2], argv[3])
+    elif len(argv) >= 5 and argv[1] == "leech":
+        leech(argv[2], argv[3], argv[4], float(argv[5]) if len(argv) > 5 else 120.0)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
