@@ -16,16 +16,21 @@
 //! # A session, in order
 //!
 //! ```text
-//! layout  = Layout::from_torrent(&torrent)
-//! storage = Storage::open(root, layout, opts)
-//! hashes  = PieceHashes::from_torrent(&torrent)
-//! (resume, rec) = Resume::open(journal, wire_id, &storage)
-//! good    = recheck(&storage, &hashes, rec.recheck, ...)   then resume.record(each good)
-//! loop: resume.before_write(&storage, p); storage.write(p, ..);
-//!       when a piece is complete: read_piece + verify_piece, then resume.record(p)
-//!       every few seconds: resume.barrier(&storage)
-//! resume.close(&storage)
+//! layout  = Layout::from_torrent(&torrent)?
+//! storage = Storage::open(root, layout, opts)?
+//! hashes  = PieceHashes::from_torrent(&torrent)?
+//! (resume, rec) = Resume::open(journal, torrent.info_hashes().wire_id(), &storage)?
+//! good    = recheck(&storage, &hashes, rec.recheck.iter().copied(), threads, &progress)
+//!           for each piece of rec.recheck: resume.record(p) if good, else resume.forget(p)
+//! loop:     resume.before_write(&storage, p)?; storage.write(p, begin, block)?
+//!           piece complete: storage.read_piece(p, &mut buf)?; if verify_piece(&hashes, p, &buf)
+//!                           { resume.record(p)? } else { drop the data, ban the peer }
+//!           every few seconds: resume.barrier(&storage)?
+//! resume.close(&storage)?
 //! ```
+//!
+//! `record` survives `kill -9` at once and power loss after the next
+//! `barrier`; see [`resume`] for the journal format and its guarantees.
 
 pub mod bitfield;
 mod error;

@@ -121,15 +121,36 @@ fn unclean_shutdown_returns_unconfirmed_pieces_for_recheck() {
     assert_eq!(rec.recheck, vec![3, 5]);
     assert!(rec.changed_files.is_empty(), "writes were announced");
     drop(r);
-    // The caller did not re-record them: they are gone for good now, and
-    // a later barrier cannot promote them.
+    // Not settled yet (a crash during the recheck): they come back, and a
+    // barrier does not promote them.
     let (mut r, rec) = e.open();
     assert_eq!(ones(&rec.have), vec![0, 1]);
-    assert!(rec.recheck.is_empty());
+    assert_eq!(rec.recheck, vec![3, 5]);
     r.barrier(&e.storage).unwrap();
     drop(r);
-    let (_, rec) = e.open();
+    let (mut r, rec) = e.open();
     assert_eq!(ones(&rec.have), vec![0, 1]);
+    assert_eq!(rec.recheck, vec![3, 5]);
+    // Settled: 3 was good, 5 was bad.
+    r.record(3).unwrap();
+    r.forget(5).unwrap();
+    drop(r);
+    let (mut r, rec) = e.open();
+    assert_eq!(ones(&rec.have), vec![0, 1]);
+    assert_eq!(rec.recheck, vec![3], "recorded but no barrier yet");
+    r.record(3).unwrap();
+    r.barrier(&e.storage).unwrap();
+    drop(r);
+    let (mut r, rec) = e.open();
+    assert_eq!(ones(&rec.have), vec![0, 1, 3]);
+    assert!(rec.recheck.is_empty());
+    // Forgetting a durable piece takes effect without a barrier.
+    r.forget(0).unwrap();
+    assert_eq!(ones(&r.have()), vec![1, 3]);
+    drop(r);
+    let (_, rec) = e.open();
+    assert_eq!(ones(&rec.have), vec![1, 3]);
+    assert!(rec.recheck.is_empty());
 }
 
 /// The journal after: open, 0 and 1 recorded, barrier, 2 and 3 recorded

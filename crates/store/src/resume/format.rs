@@ -22,6 +22,8 @@ mod kind {
     pub const CLEAN_SHUTDOWN: u8 = 4;
     pub const DIRTY: u8 = 5;
     pub const HAVE_BITS: u8 = 6;
+    pub const RECHECK_BITS: u8 = 7;
+    pub const FORGET: u8 = 8;
 }
 
 /// The journal header: which torrent the journal belongs to.
@@ -116,6 +118,12 @@ pub(crate) enum Record {
     /// Pieces `first..first + 160` as BEP 3 bits (snapshot form of many
     /// `Verified` records).
     HaveBits { first: u32, bits: [u8; 20] },
+    /// Pieces `first..first + 160` must be verified again before they are
+    /// trusted (snapshot form; not promoted by barriers).
+    RecheckBits { first: u32, bits: [u8; 20] },
+    /// Piece `piece` is no longer had (effective at once, no barrier
+    /// needed).
+    Forget { piece: u32 },
 }
 
 impl Record {
@@ -139,10 +147,18 @@ impl Record {
                 b[0] = kind::DIRTY;
                 b[4..8].copy_from_slice(&file.to_le_bytes());
             }
-            Record::HaveBits { first, bits } => {
-                b[0] = kind::HAVE_BITS;
+            Record::HaveBits { first, bits } | Record::RecheckBits { first, bits } => {
+                b[0] = if matches!(self, Record::HaveBits { .. }) {
+                    kind::HAVE_BITS
+                } else {
+                    kind::RECHECK_BITS
+                };
                 b[4..8].copy_from_slice(&first.to_le_bytes());
                 b[8..28].copy_from_slice(&bits);
+            }
+            Record::Forget { piece } => {
+                b[0] = kind::FORGET;
+                b[4..8].copy_from_slice(&piece.to_le_bytes());
             }
         }
         let crc = crc32(&b[..28]);
@@ -176,6 +192,13 @@ impl Record {
             kind::HAVE_BITS => Record::HaveBits {
                 first: u32_at(b, 4),
                 bits: arr(b, 8),
+            },
+            kind::RECHECK_BITS => Record::RecheckBits {
+                first: u32_at(b, 4),
+                bits: arr(b, 8),
+            },
+            kind::FORGET if zero_from(8) => Record::Forget {
+                piece: u32_at(b, 4),
             },
             _ => return None,
         };
@@ -266,6 +289,8 @@ mod tests {
             Record::CleanShutdown,
             Record::Dirty { file: 1 },
             Record::HaveBits { first: 160, bits },
+            Record::RecheckBits { first: 320, bits },
+            Record::Forget { piece: 9 },
         ];
         for (r, want) in records.iter().zip(GOLDEN_RECORDS) {
             let enc = r.encode();
@@ -285,7 +310,7 @@ mod tests {
         "3586e2a2",                                 // CRC-32 of the 44 bytes above
     );
 
-    const GOLDEN_RECORDS: [&str; 6] = [
+    const GOLDEN_RECORDS: [&str; 8] = [
         // Verified(7)
         "0100000007000000000000000000000000000000000000000000000083bdddb0",
         // Barrier
@@ -298,6 +323,10 @@ mod tests {
         "05000000010000000000000000000000000000000000000000000000a71b3706",
         // HaveBits(160, 0x80 .. 0x01)
         "06000000a000000080000000000000000000000000000000000000010d02552a",
+        // RecheckBits(320, 0x80 .. 0x01)
+        "0700000040010000800000000000000000000000000000000000000161e42025",
+        // Forget(9)
+        "0800000009000000000000000000000000000000000000000000000098c6f7de",
     ];
 
     #[test]

@@ -8,15 +8,17 @@
 //! - Nothing recorded is forgotten after `kill -9` (the page cache
 //!   survives): a record is one `write()` syscall. Records that are not yet
 //!   vouched for by a barrier come back as [`Recovered::recheck`], for the
-//!   caller to hash again, rather than being trusted or dropped.
+//!   caller to hash again, rather than being trusted or dropped; they keep
+//!   coming back until the caller settles them.
 //! - A torn tail (power loss mid-append) is detected by a CRC in every
 //!   record and ignored; a header that is corrupt or belongs to another
 //!   torrent is a typed error, never a panic.
 //! - Files changed behind our back (size or mtime differs from the stamp
 //!   taken at a barrier) are reported, and their pieces rechecked.
 //!
-//! Non-goals: detecting changes that keep both size and mtime; surviving
-//! a disk that lies about flushes.
+//! Non-goals: detecting changes that keep both size and mtime (the
+//! kernel's mtime clock ticks every few milliseconds); surviving a disk
+//! that lies about flushes.
 //!
 //! # Byte layout
 //!
@@ -24,12 +26,12 @@
 //!
 //! ```text
 //! header (48 bytes)
-//! +0        +8        +12       +16       +20                   +40       +44       +48
-//! | "BTLRSUME" | version=1 | pieces  |  files  | torrent id (20 B)   | reserved=0 | CRC-32 of +0..+44 |
+//! +0           +8          +12      +16      +20                 +40          +44                 +48
+//! | "BTLRSUME" | version=1 | pieces | files  | torrent id (20 B) | reserved=0 | CRC-32 of +0..+44 |
 //!
 //! record (32 bytes), repeated to the end of the file
-//! +0     +1        +4                                   +28       +32
-//! | kind | 0 0 0   | payload (24 B, unused bytes zero)  | CRC-32 of +0..+28 |
+//! +0     +1      +4                                  +28                 +32
+//! | kind | 0 0 0 | payload (24 B, unused bytes zero) | CRC-32 of +0..+28 |
 //!
 //! kind  name           payload
 //!  1    Verified       +4 piece u32
@@ -37,7 +39,9 @@
 //!  3    FileStamp      +4 file u32, +8 size u64, +16 mtime secs i64, +24 mtime nanos u32
 //!  4    CleanShutdown  -
 //!  5    Dirty          +4 file u32
-//!  6    HaveBits       +4 first piece u32 (a multiple of 160), +8 160 bits in BEP 3 order
+//!  6    HaveBits       +4 first piece u32 (a multiple of 160), +8 160 bits, BEP 3 order
+//!  7    RecheckBits    as HaveBits
+//!  8    Forget         +4 piece u32
 //! ```
 //!
 //! `pieces` is the torrent's piece count, `files` its file count (pad
@@ -49,10 +53,16 @@
 //! # Meaning
 //!
 //! Replay reads records in order and stops at the first one that is torn,
-//! fails its CRC, or names a piece or file out of range; everything from
-//! there on is ignored.
+//! fails its CRC, has an unknown kind, or names a piece or file out of
+//! range; everything from there on is ignored.
 //!
-//! - `Verified(p)` / `HaveBits`: the pieces were written and verified.
+//! - `Verified(p)`, `HaveBits`: the pieces were written and verified.
+//!   They count as had once a `Barrier` follows.
+//! - `RecheckBits`: the pieces were had or recorded once but must be hashed
+//!   again before they are trusted. A barrier does not change that; a
+//!   `Verified` followed by a barrier, or a `Forget`, does.
+//! - `Forget(p)`: piece `p` is not had (found bad, or dropped). Effective at
+//!   once, barrier or not: forgetting is always safe.
 //! - `Dirty(f)`: written *before* the first write to file `f` after a
 //!   barrier ([`Resume::before_write`]), so that after a crash the file's
 //!   new mtime is known to be ours and not taken for an outside change.
@@ -68,14 +78,17 @@
 //! # Lifecycle
 //!
 //! [`Resume::open`] replays the journal, compares stamps with the files,
-//! then writes a fresh snapshot of what it recovered (header, `HaveBits`,
-//! `FileStamp`s, `Barrier`) to `<path>.tmp`, `fsync`s it, renames it over
-//! the journal and `fsync`s the directory. So pieces returned for recheck
-//! are not vouched for by any later barrier unless the caller records them
-//! again. The same rewrite compacts the journal when it grows past twice
-//! its last snapshot (and at least [`DEFAULT_COMPACT_MIN`] bytes).
+//! then writes a snapshot of what it recovered (header, `HaveBits` for
+//! `have`, `RecheckBits` for `recheck`, `FileStamp`s, `Barrier`) to
+//! `<path>.tmp`, `fsync`s it, renames it over the journal and `fsync`s the
+//! directory. The caller hashes the `recheck` pieces and settles each one
+//! with [`Resume::record`] (good) or [`Resume::forget`] (bad); until then
+//! they are reported again at every open. The same rewrite compacts the
+//! journal when a barrier finds it larger than twice its last snapshot
+//! (and than [`DEFAULT_COMPACT_MIN`]).
 
 mod format;
+mod replay;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -87,12 +100,13 @@ use std::path::{Path, PathBuf};
 use btl_types::Sha1Hash;
 
 pub use format::FileStamp;
-use format::{Header, HeaderError, Record, BITS_PER_RECORD, HEADER_LEN, RECORD_LEN};
+use format::{Header, Record, BITS_PER_RECORD, RECORD_LEN};
+use replay::{replay, Replay};
 
 use crate::{Bitfield, Storage, StoreError};
 
-/// The journal is compacted once it is larger than this and than twice its
-/// last snapshot.
+/// The journal is compacted at a barrier once it is larger than this and
+/// than twice its last snapshot.
 pub const DEFAULT_COMPACT_MIN: u64 = 1 << 20;
 
 /// What [`Resume::open`] found.
@@ -103,8 +117,9 @@ pub struct Recovered {
     pub have: Bitfield,
     /// Pieces that must be hashed again before they are trusted, in
     /// increasing order: those recorded after the last barrier (the session
-    /// did not end cleanly), and those previously had that touch a changed
-    /// file.
+    /// did not end cleanly), those previously had that touch a changed
+    /// file, and those of an earlier `recheck` list never settled. Settle
+    /// each with [`Resume::record`] or [`Resume::forget`].
     pub recheck: Vec<u32>,
     /// Stored files whose size or mtime differ from their last stamp (or
     /// that are missing) and that held pieces. Their had pieces are in
@@ -120,7 +135,8 @@ pub struct Recovered {
     pub ignored_bytes: u64,
 }
 
-/// An open resume journal. One owner (the disk actor) drives it.
+/// An open resume journal. One owner (the disk actor) drives it; see the
+/// [module docs](self).
 #[derive(Debug)]
 pub struct Resume {
     path: PathBuf,
@@ -128,8 +144,10 @@ pub struct Resume {
     header: Header,
     /// Pieces recorded before the last barrier.
     durable: Bitfield,
-    /// Pieces recorded since the last barrier, in order (may repeat).
+    /// Pieces recorded since the last barrier, in order.
     pending: Vec<u32>,
+    /// Pieces to recheck that are not settled yet.
+    suspect: Bitfield,
     /// Files announced with `Dirty` since the last barrier.
     dirty: BTreeSet<usize>,
     /// Last stamp of each file.
@@ -154,8 +172,9 @@ impl Resume {
     ///
     /// [`StoreError::JournalCorrupt`] (bad magic, torn or corrupt header),
     /// [`StoreError::JournalVersion`], [`StoreError::JournalMismatch`]
-    /// (another torrent): delete the file and open again to start over.
-    /// [`StoreError::Io`] for file system errors.
+    /// (another torrent): delete the file and open again to start over
+    /// (with a full recheck if data is already there). The file is left
+    /// untouched. [`StoreError::Io`] for file system errors.
     pub fn open(
         path: &Path,
         id: Sha1Hash,
@@ -169,16 +188,20 @@ impl Resume {
             file_count,
             id,
         };
-        let replay = match fs::read(path) {
+        let replayed = match fs::read(path) {
             Ok(bytes) => Some(replay(path, &header, &bytes)?),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(StoreError::io(path, "read", e)),
         };
-        let fresh = replay.is_none();
-        let r = replay.unwrap_or_else(|| Replay::empty(header.piece_count));
+        let fresh = replayed.is_none();
+        let r = replayed.unwrap_or_else(|| Replay::empty(header.piece_count));
 
         let mut have = r.durable;
-        let mut recheck: BTreeSet<u32> = r.pending.iter_ones().filter(|&p| !have.get(p)).collect();
+        let mut recheck = r.suspect;
+        recheck.union_with(&r.pending);
+        for p in have.iter_ones() {
+            recheck.set(p, false);
+        }
         let mut changed_files = Vec::new();
         let mut stamps = BTreeMap::new();
         for (index, _) in layout.real_files() {
@@ -187,49 +210,46 @@ impl Resume {
                 continue;
             }
             let disk = stamp_of(storage, index)?;
-            let expected = r.stamps.get(&index);
             let ours = r.dirty.contains(&index) && disk.is_some();
-            let same = disk.is_some() && disk.as_ref() == expected;
-            if !same && !ours {
-                changed_files.push(index);
-                for p in pieces {
-                    if have.set(p, false) {
-                        recheck.insert(p);
-                    }
+            let same = disk.is_some() && disk.as_ref() == r.stamps.get(&index);
+            if same || ours {
+                if let Some(d) = disk {
+                    stamps.insert(index, d);
                 }
-            } else if let Some(d) = disk {
-                stamps.insert(index, d);
+                continue;
+            }
+            changed_files.push(index);
+            for p in pieces {
+                if have.set(p, false) {
+                    recheck.set(p, true);
+                }
             }
         }
-        // Stamps of files that lost all their pieces to a changed
-        // neighbour are useless; keep only files that still hold pieces.
+        // Keep only stamps of files that still hold pieces (a neighbour's
+        // change may have taken a shared piece away).
         stamps.retain(|&i, _| layout.file_pieces(i).any(|p| have.get(p)));
 
         let recovered = Recovered {
             have: have.clone(),
-            recheck: recheck.into_iter().collect(),
+            recheck: recheck.iter_ones().collect(),
             changed_files,
             clean_shutdown: r.clean,
             fresh,
             ignored_bytes: r.ignored,
         };
-        let snap = Snapshot {
-            header: &header,
-            durable: &have,
-            stamps: &stamps,
-            dirty: &BTreeSet::new(),
-            pending: &[],
-        };
-        let (file, len, snapshot_len) = snap.write(path)?;
+        let (bytes, snapshot_len) =
+            snapshot(&header, &have, &recheck, &stamps, &BTreeSet::new(), &[]);
+        let file = install(path, &bytes)?;
         let resume = Resume {
             path: path.to_path_buf(),
             file,
             header,
             durable: have,
             pending: Vec::new(),
+            suspect: recheck,
             dirty: BTreeSet::new(),
             stamps,
-            len,
+            len: bytes.len() as u64,
             snapshot_len,
             compact_min: DEFAULT_COMPACT_MIN,
             poisoned: false,
@@ -246,15 +266,27 @@ impl Resume {
     /// [`StoreError::OutOfRange`] for a piece index past the end,
     /// [`StoreError::Io`] if the append fails (nothing is recorded then).
     pub fn record(&mut self, piece: u32) -> Result<(), StoreError> {
-        if piece >= self.header.piece_count {
-            return Err(StoreError::OutOfRange {
-                piece,
-                begin: 0,
-                len: 0,
-            });
-        }
+        self.check_piece(piece)?;
         self.append(&Record::Verified { piece }.encode())?;
         self.pending.push(piece);
+        Ok(())
+    }
+
+    /// Records that piece `piece` is not had: it failed a recheck, or was
+    /// found corrupt, or is being dropped. Effective at once (one
+    /// `write()`; after power loss before the next barrier the piece may
+    /// come back, in [`Recovered::recheck`] at worst if it was never
+    /// durable).
+    ///
+    /// # Errors
+    ///
+    /// As [`Resume::record`].
+    pub fn forget(&mut self, piece: u32) -> Result<(), StoreError> {
+        self.check_piece(piece)?;
+        self.append(&Record::Forget { piece }.encode())?;
+        self.durable.set(piece, false);
+        self.suspect.set(piece, false);
+        self.pending.retain(|&p| p != piece);
         Ok(())
     }
 
@@ -270,13 +302,7 @@ impl Resume {
     /// [`StoreError::OutOfRange`] for a piece past the end,
     /// [`StoreError::Io`] if the append fails.
     pub fn before_write(&mut self, storage: &Storage, piece: u32) -> Result<(), StoreError> {
-        if piece >= self.header.piece_count {
-            return Err(StoreError::OutOfRange {
-                piece,
-                begin: 0,
-                len: 0,
-            });
-        }
+        self.check_piece(piece)?;
         let new: Vec<usize> = storage
             .layout()
             .piece_files(piece)
@@ -305,6 +331,11 @@ impl Resume {
     /// the records since the last barrier then stay pending.
     pub fn barrier(&mut self, storage: &Storage) -> Result<(), StoreError> {
         let synced = storage.sync()?;
+        if synced.is_empty() && self.pending.is_empty() && self.dirty.is_empty() {
+            // Nothing new since the last barrier: keep an idle journal
+            // from growing.
+            return Ok(());
+        }
         let layout = storage.layout();
         let mut touched: BTreeSet<usize> = synced.into_iter().collect();
         touched.extend(self.dirty.iter().copied());
@@ -315,13 +346,8 @@ impl Resume {
         let mut buf = Vec::with_capacity((touched.len() + 1) * RECORD_LEN);
         for f in touched {
             if let Some(stamp) = stamp_of(storage, f)? {
-                buf.extend_from_slice(
-                    &Record::FileStamp {
-                        file: f as u32,
-                        stamp,
-                    }
-                    .encode(),
-                );
+                let file = f as u32;
+                buf.extend_from_slice(&Record::FileStamp { file, stamp }.encode());
                 new_stamps.push((f, stamp));
             }
         }
@@ -330,6 +356,7 @@ impl Resume {
         self.fsync()?;
         for p in self.pending.drain(..) {
             self.durable.set(p, true);
+            self.suspect.set(p, false);
         }
         self.dirty.clear();
         self.stamps.extend(new_stamps);
@@ -353,8 +380,8 @@ impl Resume {
     }
 
     /// Rewrites the journal as a snapshot of its state (what is durable,
-    /// the stamps, then the records still pending), through a temporary
-    /// file and an atomic rename. Runs by itself from
+    /// what awaits a recheck, the stamps, then the records still pending),
+    /// through a temporary file and an atomic rename. Runs by itself from
     /// [`Resume::barrier`] when the journal grows too large.
     ///
     /// # Errors
@@ -389,6 +416,18 @@ impl Resume {
         &self.path
     }
 
+    fn check_piece(&self, piece: u32) -> Result<(), StoreError> {
+        if piece < self.header.piece_count {
+            Ok(())
+        } else {
+            Err(StoreError::OutOfRange {
+                piece,
+                begin: 0,
+                len: 0,
+            })
+        }
+    }
+
     fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         if self.poisoned {
             self.rewrite()?;
@@ -416,208 +455,91 @@ impl Resume {
 
     /// Rewrites the journal as a snapshot of the current state.
     fn rewrite(&mut self) -> Result<(), StoreError> {
-        let snap = Snapshot {
-            header: &self.header,
-            durable: &self.durable,
-            stamps: &self.stamps,
-            dirty: &self.dirty,
-            pending: &self.pending,
-        };
-        let (file, len, snapshot_len) = snap.write(&self.path)?;
-        self.file = file;
-        self.len = len;
+        let (bytes, snapshot_len) = snapshot(
+            &self.header,
+            &self.durable,
+            &self.suspect,
+            &self.stamps,
+            &self.dirty,
+            &self.pending,
+        );
+        self.file = install(&self.path, &bytes)?;
+        self.len = bytes.len() as u64;
         self.snapshot_len = snapshot_len;
         self.poisoned = false;
         Ok(())
     }
 }
 
-/// The state a journal is rewritten from.
-struct Snapshot<'a> {
-    header: &'a Header,
-    durable: &'a Bitfield,
-    stamps: &'a BTreeMap<usize, FileStamp>,
-    dirty: &'a BTreeSet<usize>,
-    pending: &'a [u32],
+/// The journal bytes for a state, and the length of the part up to and
+/// including the snapshot's barrier (what follows is still pending).
+fn snapshot(
+    header: &Header,
+    durable: &Bitfield,
+    suspect: &Bitfield,
+    stamps: &BTreeMap<usize, FileStamp>,
+    dirty: &BTreeSet<usize>,
+    pending: &[u32],
+) -> (Vec<u8>, u64) {
+    let mut buf = Vec::new();
+    buf.extend_from_slice(&header.encode());
+    let mut suspect = suspect.clone();
+    for p in durable.iter_ones() {
+        suspect.set(p, false);
+    }
+    for (first, bits) in bit_chunks(durable) {
+        buf.extend_from_slice(&Record::HaveBits { first, bits }.encode());
+    }
+    for (first, bits) in bit_chunks(&suspect) {
+        buf.extend_from_slice(&Record::RecheckBits { first, bits }.encode());
+    }
+    for (&file, &stamp) in stamps {
+        let file = file as u32;
+        buf.extend_from_slice(&Record::FileStamp { file, stamp }.encode());
+    }
+    buf.extend_from_slice(&Record::Barrier.encode());
+    let snapshot_len = buf.len() as u64;
+    for &f in dirty {
+        buf.extend_from_slice(&Record::Dirty { file: f as u32 }.encode());
+    }
+    for &piece in pending {
+        buf.extend_from_slice(&Record::Verified { piece }.encode());
+    }
+    (buf, snapshot_len)
 }
 
-impl Snapshot<'_> {
-    /// The journal bytes, and the length of the part up to and including
-    /// the snapshot's barrier.
-    fn encode(&self) -> (Vec<u8>, u64) {
-        let mut buf = Vec::new();
-        buf.extend_from_slice(&self.header.encode());
-        let chunk_bytes = (BITS_PER_RECORD / 8) as usize;
-        for (i, chunk) in self.durable.as_bytes().chunks(chunk_bytes).enumerate() {
-            if chunk.iter().all(|&b| b == 0) {
-                continue;
-            }
+/// Writes `bytes` to `<path>.tmp`, syncs it, renames it over `path`,
+/// syncs the directory, and opens the result for appending.
+fn install(path: &Path, bytes: &[u8]) -> Result<File, StoreError> {
+    let tmp = tmp_path(path);
+    let write_tmp = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write_tmp().map_err(StoreError::io_with(&tmp, "write snapshot"))?;
+    fs::rename(&tmp, path).map_err(StoreError::io_with(path, "rename snapshot"))?;
+    sync_dir(path)?;
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(StoreError::io_with(path, "open"))
+}
+
+/// The non-empty 160-piece chunks of `b`, as `(first piece, bits)`.
+fn bit_chunks(b: &Bitfield) -> impl Iterator<Item = (u32, [u8; 20])> + '_ {
+    let chunk_bytes = (BITS_PER_RECORD / 8) as usize;
+    b.as_bytes()
+        .chunks(chunk_bytes)
+        .enumerate()
+        .filter(|(_, c)| c.iter().any(|&x| x != 0))
+        .map(|(i, c)| {
             let mut bits = [0u8; 20];
-            bits.get_mut(..chunk.len())
-                .unwrap_or_default()
-                .copy_from_slice(chunk);
-            let first = i as u32 * BITS_PER_RECORD;
-            buf.extend_from_slice(&Record::HaveBits { first, bits }.encode());
-        }
-        for (&file, &stamp) in self.stamps {
-            let file = file as u32;
-            buf.extend_from_slice(&Record::FileStamp { file, stamp }.encode());
-        }
-        buf.extend_from_slice(&Record::Barrier.encode());
-        let snapshot_len = buf.len() as u64;
-        for &f in self.dirty {
-            buf.extend_from_slice(&Record::Dirty { file: f as u32 }.encode());
-        }
-        for &piece in self.pending {
-            buf.extend_from_slice(&Record::Verified { piece }.encode());
-        }
-        (buf, snapshot_len)
-    }
-
-    /// Writes the snapshot to `<path>.tmp`, syncs it, renames it over
-    /// `path`, syncs the directory, and opens the result for appending.
-    /// Returns the handle, the journal length and the snapshot length.
-    fn write(&self, path: &Path) -> Result<(File, u64, u64), StoreError> {
-        let (buf, snapshot_len) = self.encode();
-        let tmp = tmp_path(path);
-        let write_tmp = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&buf)?;
-            f.sync_all()
-        };
-        write_tmp().map_err(StoreError::io_with(&tmp, "write snapshot"))?;
-        fs::rename(&tmp, path).map_err(StoreError::io_with(path, "rename snapshot"))?;
-        sync_dir(path)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(StoreError::io_with(path, "open"))?;
-        Ok((file, buf.len() as u64, snapshot_len))
-    }
-}
-
-/// The state a replay ends in.
-struct Replay {
-    durable: Bitfield,
-    pending: Bitfield,
-    stamps: BTreeMap<usize, FileStamp>,
-    dirty: BTreeSet<usize>,
-    clean: bool,
-    ignored: u64,
-}
-
-impl Replay {
-    fn empty(piece_count: u32) -> Replay {
-        Replay {
-            durable: Bitfield::new(piece_count),
-            pending: Bitfield::new(piece_count),
-            stamps: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-            clean: false,
-            ignored: 0,
-        }
-    }
-}
-
-/// Checks the header against `want` and replays the records.
-fn replay(path: &Path, want: &Header, bytes: &[u8]) -> Result<Replay, StoreError> {
-    let corrupt = |reason: &str| StoreError::JournalCorrupt {
-        path: path.to_path_buf(),
-        reason: reason.to_owned(),
-    };
-    let header = Header::decode(bytes).map_err(|e| match e {
-        HeaderError::Short => corrupt("shorter than its header"),
-        HeaderError::Magic => corrupt("not a resume journal (bad magic)"),
-        HeaderError::Version(v) => StoreError::JournalVersion {
-            path: path.to_path_buf(),
-            found: v,
-            supported: format::FORMAT_VERSION,
-        },
-        HeaderError::Crc => corrupt("header checksum mismatch"),
-        HeaderError::Reserved => corrupt("reserved header bytes are not zero"),
-    })?;
-    let mismatch = |what, expected: String, found: String| StoreError::JournalMismatch {
-        path: path.to_path_buf(),
-        what,
-        expected,
-        found,
-    };
-    if header.id != want.id {
-        return Err(mismatch(
-            "torrent id",
-            want.id.to_string(),
-            header.id.to_string(),
-        ));
-    }
-    if header.piece_count != want.piece_count {
-        return Err(mismatch(
-            "piece count",
-            want.piece_count.to_string(),
-            header.piece_count.to_string(),
-        ));
-    }
-    if header.file_count != want.file_count {
-        return Err(mismatch(
-            "file count",
-            want.file_count.to_string(),
-            header.file_count.to_string(),
-        ));
-    }
-
-    let mut r = Replay::empty(header.piece_count);
-    let mut pending_stamps = BTreeMap::new();
-    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-    let mut used = 0usize;
-    for chunk in body.chunks(RECORD_LEN) {
-        let Some(rec) = Record::decode(chunk) else {
-            break;
-        };
-        let ok = match rec {
-            Record::Verified { piece } => piece < header.piece_count,
-            Record::HaveBits { first, bits } => {
-                first % BITS_PER_RECORD == 0
-                    && set_bits(&bits)
-                        .all(|j| first.checked_add(j).is_some_and(|p| p < header.piece_count))
+            for (dst, src) in bits.iter_mut().zip(c) {
+                *dst = *src;
             }
-            Record::FileStamp { file, .. } | Record::Dirty { file } => file < header.file_count,
-            Record::Barrier | Record::CleanShutdown => true,
-        };
-        if !ok {
-            break;
-        }
-        match rec {
-            Record::Verified { piece } => {
-                r.pending.set(piece, true);
-            }
-            Record::HaveBits { first, bits } => {
-                for j in set_bits(&bits) {
-                    r.pending.set(first + j, true);
-                }
-            }
-            Record::FileStamp { file, stamp } => {
-                pending_stamps.insert(file as usize, stamp);
-            }
-            Record::Dirty { file } => {
-                r.dirty.insert(file as usize);
-            }
-            Record::Barrier => {
-                r.durable.union_with(&r.pending);
-                r.pending = Bitfield::new(header.piece_count);
-                r.stamps.append(&mut pending_stamps);
-                r.dirty.clear();
-            }
-            Record::CleanShutdown => {}
-        }
-        r.clean = rec == Record::CleanShutdown;
-        used += RECORD_LEN;
-    }
-    r.ignored = (body.len() - used) as u64;
-    Ok(r)
-}
-
-/// The indexes (0..160) of the set bits of a `HaveBits` payload.
-fn set_bits(bits: &[u8; 20]) -> impl Iterator<Item = u32> + '_ {
-    (0..BITS_PER_RECORD).filter(|j| bits[(j / 8) as usize] & (0x80 >> (j % 8)) != 0)
+            (i as u32 * BITS_PER_RECORD, bits)
+        })
 }
 
 /// The stamp of file `index` on disk; `None` if it does not exist.
