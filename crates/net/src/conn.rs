@@ -79,17 +79,33 @@ pub enum ConnError {
     /// The handshake did not finish in time.
     #[error("handshake timed out")]
     Timeout,
+    /// The encryption handshake (MSE/PE) failed.
+    #[error("encryption handshake: {0}")]
+    Mse(#[from] btl_wire::mse::MseError),
+    /// The peer speaks TLS, which this build does not accept yet.
+    #[error("TLS peers are not supported yet")]
+    Tls,
 }
 
+/// The reading half of a connection, plaintext or decrypting.
+pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a connection, plaintext or encrypting.
+pub type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// Sends our handshake and reads the peer's (outgoing connections).
-pub async fn handshake_outgoing<S>(stream: &mut S, ours: &Handshake) -> Result<Handshake, ConnError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub async fn handshake_outgoing(
+    rd: &mut BoxRead,
+    wr: &mut BoxWrite,
+    ours: &Handshake,
+    already_sent: bool,
+) -> Result<Handshake, ConnError> {
     let fut = async {
-        stream.write_all(&ours.to_bytes()).await?;
+        if !already_sent {
+            wr.write_all(&ours.to_bytes()).await?;
+        }
+        wr.flush().await?;
         let mut buf = [0u8; Handshake::LEN];
-        stream.read_exact(&mut buf).await?;
+        rd.read_exact(&mut buf).await?;
         let theirs = Handshake::decode(&buf)?.ok_or(ConnError::Timeout)?;
         if theirs.info_hash != ours.info_hash {
             return Err(ConnError::WrongTorrent);
@@ -106,30 +122,26 @@ where
 
 /// Reads the peer's handshake, looks the torrent up with `accept`, and
 /// answers with the handshake `accept` returns (incoming connections).
-///
-/// `prefix` holds bytes already read from the stream (by the protocol
-/// sniffer). Returns the peer's handshake and the caller's value.
-pub async fn handshake_incoming<S, T, F>(
-    stream: &mut S,
-    prefix: &[u8],
+/// Returns the peer's handshake and the caller's value.
+pub async fn handshake_incoming<T, F>(
+    rd: &mut BoxRead,
+    wr: &mut BoxWrite,
     accept: F,
 ) -> Result<(Handshake, T), ConnError>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&btl_types::Sha1Hash) -> Option<(Handshake, T)>,
 {
     let fut = async {
         let mut buf = [0u8; Handshake::LEN];
-        let have = prefix.len().min(Handshake::LEN);
-        buf[..have].copy_from_slice(&prefix[..have]);
-        stream.read_exact(&mut buf[have..]).await?;
+        rd.read_exact(&mut buf).await?;
         let theirs = Handshake::decode(&buf)?.ok_or(ConnError::Timeout)?;
         let (ours, value) =
             accept(&theirs.info_hash).ok_or(ConnError::UnknownTorrent(theirs.info_hash))?;
         if theirs.peer_id == ours.peer_id {
             return Err(ConnError::SelfConnection);
         }
-        stream.write_all(&ours.to_bytes()).await?;
+        wr.write_all(&ours.to_bytes()).await?;
+        wr.flush().await?;
         Ok((theirs, value))
     };
     tokio::time::timeout(HANDSHAKE_TIMEOUT, fut)

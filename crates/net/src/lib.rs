@@ -16,6 +16,7 @@
 //! half and a channel; nothing is shared behind a lock on the hot path.
 
 pub mod conn;
+pub mod crypt;
 pub mod metadata;
 pub mod session;
 pub mod torrent;

@@ -5,7 +5,7 @@
 //! every 16 KiB piece. The assembled bytes are accepted only when they hash
 //! to the magnet's infohash (SHA-1 for `btih`, SHA-256 for `btmh`).
 
-use crate::conn::{self, ConnError};
+use crate::conn::{self, BoxRead, BoxWrite, ConnError};
 use crate::Session;
 use btl_types::InfoHashes;
 use btl_wire::extended::UT_METADATA;
@@ -79,14 +79,17 @@ async fn from_peer(
     hashes: InfoHashes,
     addr: SocketAddr,
 ) -> Result<Vec<u8>, PeerFailure> {
-    let mut stream = TcpStream::connect(addr).await.map_err(ConnError::Io)?;
+    let stream = TcpStream::connect(addr).await.map_err(ConnError::Io)?;
     let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let mut rd: BoxRead = Box::new(rd);
+    let mut wr: BoxWrite = Box::new(wr);
     let ours = Handshake {
         reserved: Reserved::ours(hashes.v2().is_some()),
         info_hash: hashes.wire_id(),
         peer_id: session.peer_id(),
     };
-    let theirs = conn::handshake_outgoing(&mut stream, &ours).await?;
+    let theirs = conn::handshake_outgoing(&mut rd, &mut wr, &ours, false).await?;
     if !theirs.reserved.extension_protocol() {
         return Err(PeerFailure::Unsupported);
     }
@@ -99,7 +102,7 @@ async fn from_peer(
     };
     let mut out = BytesMut::new();
     our_ext.to_message().encode(&mut out);
-    stream.write_all(&out).await.map_err(ConnError::Io)?;
+    wr.write_all(&out).await.map_err(ConnError::Io)?;
 
     let mut decoder = FrameDecoder::new(FrameLimits::default());
     let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -130,7 +133,7 @@ async fn from_peer(
                             .to_message(pid)
                             .encode(&mut out);
                     }
-                    stream.write_all(&out).await.map_err(ConnError::Io)?;
+                    wr.write_all(&out).await.map_err(ConnError::Io)?;
                 }
                 Ok(ExtendedMessage::Metadata(MetadataMessage::Data {
                     piece,
@@ -170,7 +173,7 @@ async fn from_peer(
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
-        let n = stream.read_buf(&mut buf).await.map_err(ConnError::Io)?;
+        let n = rd.read_buf(&mut buf).await.map_err(ConnError::Io)?;
         if n == 0 {
             return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()).into());
         }

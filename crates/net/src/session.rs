@@ -1,9 +1,14 @@
 //! The session: one listening port for every torrent, the registry of
 //! running torrents, and the dialling and accepting of peers.
 
-use crate::conn::{self, ConnError, Connected, Out};
+use crate::conn::{self, BoxRead, BoxWrite, ConnError, Connected, Out};
+use crate::crypt::{CryptRead, CryptWrite};
 use crate::{BlockSource, Input, PeerKey};
 use btl_types::Sha1Hash;
+use btl_wire::mse::{
+    classify_incoming, Incoming, KnownTorrents, MseInitiator, MsePolicy, MseResponder, Progress,
+    CLASSIFY_MAX_BYTES,
+};
 use btl_wire::{FrameDecoder, FrameLimits, Handshake, PeerId, Reserved};
 use bytes::BytesMut;
 use std::collections::HashMap;
@@ -11,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -164,18 +169,91 @@ async fn dial(inner: &Arc<Inner>, id: Sha1Hash, addr: SocketAddr) -> Result<(), 
     let guard = admit(inner).ok_or(ConnError::Io(std::io::Error::other(
         "connection limit reached",
     )))?;
-    let mut stream = tokio::time::timeout(inner.config.connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| ConnError::Timeout)??;
-    let _ = stream.set_nodelay(true);
     let ours = Handshake {
         reserved: reg.reserved,
         info_hash: id,
         peer_id: inner.config.peer_id,
     };
-    let theirs = conn::handshake_outgoing(&mut stream, &ours).await?;
-    start_peer(inner, stream, addr, theirs, reg, true, guard).await;
+    // Plaintext first (cheapest); a peer that insists on encryption closes
+    // the connection at our handshake, and then we retry with MSE/PE.
+    let plain = async {
+        let stream = connect(inner, addr).await?;
+        let (rd, wr) = stream.into_split();
+        let mut rd: BoxRead = Box::new(rd);
+        let mut wr: BoxWrite = Box::new(wr);
+        let theirs = conn::handshake_outgoing(&mut rd, &mut wr, &ours, false).await?;
+        Ok::<_, ConnError>((rd, wr, theirs))
+    };
+    let (rd, wr, theirs) = match plain.await {
+        Ok(x) => x,
+        Err(ConnError::Io(_)) => {
+            let stream = connect(inner, addr).await?;
+            let (mut rd, mut wr, theirs) = mse_outgoing(stream, &ours).await?;
+            let theirs = match theirs {
+                Some(t) => t,
+                None => conn::handshake_outgoing(&mut rd, &mut wr, &ours, true).await?,
+            };
+            (rd, wr, theirs)
+        }
+        Err(e) => return Err(e),
+    };
+    start_peer(inner, rd, wr, addr, theirs, reg, true, guard).await;
     Ok(())
+}
+
+async fn connect(inner: &Arc<Inner>, addr: SocketAddr) -> Result<TcpStream, ConnError> {
+    let stream = tokio::time::timeout(inner.config.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| ConnError::Timeout)??;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+fn fill_random(buf: &mut [u8]) {
+    use rand::RngCore;
+    rand::rng().fill_bytes(buf);
+}
+
+/// Runs the MSE/PE handshake as initiator, with our BitTorrent handshake
+/// as its initial payload. Returns the wrapped halves (the peer's handshake
+/// is read by the caller).
+async fn mse_outgoing(
+    stream: TcpStream,
+    ours: &Handshake,
+) -> Result<(BoxRead, BoxWrite, Option<Handshake>), ConnError> {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut mse = MseInitiator::new(
+        ours.info_hash,
+        &ours.to_bytes(),
+        MsePolicy::default(),
+        &mut fill_random,
+    )?;
+    let fut = async {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            while let Some(out) = mse.poll_send() {
+                wr.write_all(&out).await?;
+            }
+            let n = rd.read(&mut buf).await?;
+            if n == 0 {
+                return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            if let Progress::Established(e) = mse.receive(&buf[..n])? {
+                while let Some(out) = mse.poll_send() {
+                    wr.write_all(&out).await?;
+                }
+                return Ok(e);
+            }
+        }
+    };
+    let mut est = tokio::time::timeout(conn::HANDSHAKE_TIMEOUT, fut)
+        .await
+        .map_err(|_| ConnError::Timeout)??;
+    let prefix = est.take_received();
+    let (send, recv) = est.cipher.split();
+    let rd: BoxRead = Box::new(CryptRead::new(rd, Some(recv), prefix));
+    let wr: BoxWrite = Box::new(CryptWrite::new(wr, send));
+    Ok((rd, wr, None))
 }
 
 async fn accept_loop(listener: TcpListener, inner: std::sync::Weak<Inner>) {
@@ -199,26 +277,73 @@ async fn accept_loop(listener: TcpListener, inner: std::sync::Weak<Inner>) {
 
 async fn incoming(
     inner: &Arc<Inner>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     addr: SocketAddr,
 ) -> Result<(), ConnError> {
     let Some(guard) = admit(inner) else {
         return Ok(()); // over the limit: just close
     };
     let _ = stream.set_nodelay(true);
-    let mut first = [0u8; 1];
-    tokio::time::timeout(conn::HANDSHAKE_TIMEOUT, stream.read_exact(&mut first))
+    let (mut rd, mut wr) = stream.into_split();
+    let fut = async {
+        // Read until the first bytes tell plain BitTorrent from TLS from MSE.
+        let mut head = Vec::with_capacity(CLASSIFY_MAX_BYTES);
+        loop {
+            match classify_incoming(&head) {
+                Incoming::NeedMore => {
+                    let mut b = [0u8; CLASSIFY_MAX_BYTES];
+                    let want = CLASSIFY_MAX_BYTES - head.len();
+                    let n = rd.read(&mut b[..want.max(1)]).await?;
+                    if n == 0 {
+                        return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                    }
+                    head.extend_from_slice(&b[..n]);
+                }
+                Incoming::PlainBitTorrent => {
+                    let rd: BoxRead = Box::new(CryptRead::new(rd, None, head));
+                    let wr: BoxWrite = Box::new(wr);
+                    return Ok((rd, wr));
+                }
+                Incoming::Tls => return Err(ConnError::Tls),
+                Incoming::Mse => {
+                    let mut known = KnownTorrents::new();
+                    if let Ok(t) = inner.torrents.read() {
+                        for id in t.keys() {
+                            known.insert(*id);
+                        }
+                    }
+                    let mut mse = MseResponder::new(known, MsePolicy::default(), &mut fill_random);
+                    let mut chunk = head;
+                    let mut buf = vec![0u8; 4096];
+                    let mut est = loop {
+                        let progress = mse.receive(&chunk)?;
+                        while let Some(out) = mse.poll_send() {
+                            wr.write_all(&out).await?;
+                        }
+                        if let Progress::Established(e) = progress {
+                            break e;
+                        }
+                        let n = rd.read(&mut buf).await?;
+                        if n == 0 {
+                            return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                        }
+                        chunk = buf[..n].to_vec();
+                    };
+                    let prefix = est.take_received();
+                    let (send, recv) = est.cipher.split();
+                    let rd: BoxRead = Box::new(CryptRead::new(rd, Some(recv), prefix));
+                    let wr: BoxWrite = Box::new(CryptWrite::new(wr, send));
+                    return Ok((rd, wr));
+                }
+            }
+        }
+    };
+    let (mut rd, mut wr) = tokio::time::timeout(conn::HANDSHAKE_TIMEOUT, fut)
         .await
         .map_err(|_| ConnError::Timeout)??;
-    if first[0] != 19 {
-        // 0x16 would be TLS, anything else MSE/PE: not handled here yet.
-        return Err(ConnError::Io(std::io::Error::other(
-            "not a plain BitTorrent handshake",
-        )));
-    }
     let peer_id = inner.config.peer_id;
     let torrents = &inner.torrents;
-    let (theirs, reg) = conn::handshake_incoming(&mut stream, &first, |ih| {
+    let (theirs, reg) = conn::handshake_incoming(&mut rd, &mut wr, |ih| {
         let reg = torrents.read().ok()?.get(ih).cloned()?;
         let ours = Handshake {
             reserved: reg.reserved,
@@ -228,13 +353,15 @@ async fn incoming(
         Some((ours, reg))
     })
     .await?;
-    start_peer(inner, stream, addr, theirs, reg, false, guard).await;
+    start_peer(inner, rd, wr, addr, theirs, reg, false, guard).await;
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn start_peer(
     inner: &Arc<Inner>,
-    stream: TcpStream,
+    rd: BoxRead,
+    wr: BoxWrite,
     addr: SocketAddr,
     theirs: Handshake,
     reg: Registered,
@@ -242,7 +369,7 @@ async fn start_peer(
     guard: ConnGuard,
 ) {
     let key: PeerKey = inner.next_key.fetch_add(1, Ordering::Relaxed);
-    let (rd, wr) = stream.into_split();
+    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Out>();
     let connected = Connected {
         key,

@@ -135,3 +135,124 @@ pub fn make_payload(dir: &Path, name: &str, big: usize) -> PathBuf {
     write("日本語/ファイル.bin", &pseudo_random(7, 40_000));
     root
 }
+
+/// A child process we started, killed (SIGKILL, by its own handle) when
+/// dropped, with its stdout lines delivered on a channel.
+pub struct Spawned {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+    pub name: String,
+}
+
+impl Spawned {
+    /// Starts `cmd` with piped stdout (stderr goes to a file in `log_dir`).
+    pub fn start(mut cmd: Command, name: &str, log_dir: &Path) -> Spawned {
+        let log = std::fs::File::create(log_dir.join(format!("{name}.stderr"))).expect("log file");
+        cmd.stdout(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::piped())
+            .stderr(log);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Spawned {
+            child,
+            lines: rx,
+            name: name.to_string(),
+        }
+    }
+
+    /// Waits for a JSON line whose `event` is `event`, with a deadline.
+    pub fn wait_event(&mut self, event: &str, deadline: std::time::Duration) -> Value {
+        let end = std::time::Instant::now() + deadline;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                        if v["event"] == event {
+                            return v;
+                        }
+                        if v["event"] == "error" {
+                            panic!("{}: error: {line}", self.name);
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{}: no `{event}` event within {deadline:?}", self.name)
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok();
+                    panic!("{}: exited ({status:?}) before `{event}`", self.name)
+                }
+            }
+        }
+    }
+
+    /// Waits for the process to exit, with a deadline; returns its status.
+    pub fn wait_exit(&mut self, deadline: std::time::Duration) -> std::process::ExitStatus {
+        let end = std::time::Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            // The stdout reader ends when the process closes stdout; wait on
+            // it as the event, then reap.
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                panic!("{}: did not exit within {deadline:?}", self.name);
+            }
+            match self
+                .lines
+                .recv_timeout(left.min(std::time::Duration::from_millis(500)))
+            {
+                Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return self.child.wait().expect("wait");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts that two directory trees hold the same files with the same bytes.
+pub fn assert_same_tree(expected: &Path, actual: &Path) {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).expect("prefix").to_path_buf());
+            }
+        }
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    walk(expected, expected, &mut a);
+    walk(actual, actual, &mut b);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "file lists differ");
+    for f in &a {
+        let x = std::fs::read(expected.join(f)).expect("read");
+        let y = std::fs::read(actual.join(f)).expect("read");
+        assert!(x == y, "{} differs", f.display());
+    }
+}

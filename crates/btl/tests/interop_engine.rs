@@ -1,0 +1,165 @@
+//! The peer engine against real BitTorrent clients (issue: peer engine).
+//!
+//! Every transfer is checked byte for byte. Needs python3-libtorrent (and,
+//! for some tests, transmission-daemon and aria2); scripts/test.sh installs
+//! them, and a missing tool fails the test with the package to install.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn lt_peer() -> Command {
+    require_libtorrent();
+    let mut c = Command::new(PYTHON);
+    c.arg(repo().join("scripts/interop/lt_peer.py"));
+    c
+}
+
+/// Creates the payload under `dir/seed/payload` and a torrent of it.
+fn setup(dir: &Path, flag: &str, piece: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let seed_dir = dir.join("seed");
+    let payload = make_payload(&seed_dir, "payload", (3 << 20) + 4321);
+    let torrent = dir.join(format!("payload{flag}.torrent"));
+    run_ok(
+        btl()
+            .arg("create")
+            .arg(&payload)
+            .args([flag, "--piece-size", piece, "--no-date", "-o"])
+            .arg(&torrent),
+    );
+    (seed_dir, torrent)
+}
+
+fn btl_get(dir: &Path, what: &str, peer: &str, extra: &[&str]) -> Spawned {
+    let mut cmd = btl();
+    cmd.args([
+        "get",
+        what,
+        "--json",
+        "--port",
+        "0",
+        "--listen",
+        "127.0.0.1",
+        "--peer",
+        peer,
+    ])
+    .arg("-o")
+    .arg(dir.join("down"))
+    .arg("--state-dir")
+    .arg(dir.join("state"))
+    .args(extra);
+    Spawned::start(cmd, "btl-get", dir)
+}
+
+fn lt_seed(dir: &Path, torrent: &Path, seed_dir: &Path) -> (Spawned, u16) {
+    let mut cmd = lt_peer();
+    cmd.arg("seed").arg(torrent).arg(seed_dir);
+    let mut seeder = Spawned::start(cmd, "lt-seed", dir);
+    let ready = seeder.wait_event("seeding", DEADLINE);
+    let port = ready["port"].as_u64().expect("port") as u16;
+    (seeder, port)
+}
+
+fn libtorrent_seeds_btl_gets(flag: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup(tmp.path(), flag, "65536");
+    let (_seeder, port) = lt_seed(tmp.path(), &torrent, &seed_dir);
+    let mut get = btl_get(
+        tmp.path(),
+        torrent.to_str().unwrap(),
+        &format!("127.0.0.1:{port}"),
+        &[],
+    );
+    let done = get.wait_event("complete", DEADLINE);
+    assert_eq!(done["hash_failures"], 0);
+    assert!(get.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("down"));
+}
+
+#[test]
+fn libtorrent_seeder_to_btl_get_v1() {
+    libtorrent_seeds_btl_gets("--v1");
+}
+
+#[test]
+fn libtorrent_seeder_to_btl_get_v2() {
+    libtorrent_seeds_btl_gets("--v2");
+}
+
+#[test]
+fn libtorrent_seeder_to_btl_get_hybrid() {
+    libtorrent_seeds_btl_gets("--hybrid");
+}
+
+#[test]
+fn libtorrent_seeder_to_btl_get_magnet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup(tmp.path(), "--v1", "65536");
+    let (_seeder, port) = lt_seed(tmp.path(), &torrent, &seed_dir);
+    let info = run_json(btl().arg("info").arg("--json").arg(&torrent));
+    let magnet = format!("{}&x.pe=127.0.0.1:{port}", info["magnet"].as_str().unwrap());
+    let mut get = btl_get(tmp.path(), &magnet, &format!("127.0.0.1:{port}"), &[]);
+    get.wait_event("complete", DEADLINE);
+    assert!(get.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("down"));
+}
+
+fn btl_seeds_libtorrent_gets(flag: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup(tmp.path(), flag, "65536");
+    let mut seed_cmd = btl();
+    seed_cmd
+        .arg("seed")
+        .arg(&torrent)
+        .arg("--data")
+        .arg(&seed_dir)
+        .args([
+            "--json",
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.1",
+            "--state-dir",
+        ])
+        .arg(tmp.path().join("seed-state"));
+    let mut seeder = Spawned::start(seed_cmd, "btl-seed", tmp.path());
+    let ready = seeder.wait_event("seeding", DEADLINE);
+    assert_eq!(
+        ready["have_pieces"], ready["pieces"],
+        "btl seed checked its data"
+    );
+    let port = ready["port"].as_u64().unwrap();
+    let down = tmp.path().join("down");
+    std::fs::create_dir_all(&down).unwrap();
+    let mut cmd = lt_peer();
+    cmd.arg("leech")
+        .arg(&torrent)
+        .arg(&down)
+        .arg(format!("127.0.0.1:{port}"));
+    let mut leech = Spawned::start(cmd, "lt-leech", tmp.path());
+    let done = leech.wait_event("done", DEADLINE);
+    assert_eq!(done["progress"], 1.0);
+    assert_same_tree(&seed_dir, &down);
+}
+
+#[test]
+fn btl_seed_to_libtorrent_v1() {
+    btl_seeds_libtorrent_gets("--v1");
+}
+
+#[test]
+fn btl_seed_to_libtorrent_v2() {
+    btl_seeds_libtorrent_gets("--v2");
+}
+
+#[test]
+fn btl_seed_to_libtorrent_hybrid() {
+    btl_seeds_libtorrent_gets("--hybrid");
+}
