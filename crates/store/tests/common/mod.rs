@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: payloads on disk, torrents
 //! created from them, and a storage view of the source files.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::fs;
