@@ -21,7 +21,8 @@
 //! - Connection state (choking, interest, which message may come when: e.g.
 //!   that a bitfield is only valid right after the handshake, or that fast
 //!   messages need the fast bit on both sides). That is the swarm's job.
-//! - MSE/PE encryption and the TLS transport (other layers wrap the stream).
+//! - The TLS transport, and applying the MSE/PE cipher to a socket (the
+//!   [`mse`] module negotiates it; the I/O layer wraps the stream).
 //! - uTP, DHT messages, tracker protocols.
 //!
 //! # Map
@@ -36,6 +37,7 @@
 //! | [`metadata`]    | BEP 9 `ut_metadata`                               |
 //! | [`pex`]         | BEP 11 `ut_pex` and compact peers                 |
 //! | [`hashes`]      | BEP 52 hash request / hashes / hash reject        |
+//! | [`mse`]         | MSE/PE handshake (DH, RC4), both directions       |
 //!
 //! # A connection, in order
 //!
