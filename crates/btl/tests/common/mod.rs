@@ -256,3 +256,82 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
         assert!(x == y, "{} differs", f.display());
     }
 }
+
+/// A free TCP port on 127.0.0.1 (for tools that cannot pick their own).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A transmission-daemon on loopback with its own config directory,
+/// driven through transmission-remote.
+pub struct Transmission {
+    pub daemon: Spawned,
+    pub rpc: u16,
+    pub peer_port: u16,
+}
+
+impl Transmission {
+    /// Starts the daemon downloading into `download_dir` with its default
+    /// encryption setting (preferred).
+    pub fn start(dir: &Path, download_dir: &Path) -> Transmission {
+        require_tool("transmission-daemon", "transmission-daemon");
+        require_tool("transmission-remote", "transmission-cli");
+        let rpc = free_port();
+        let peer_port = free_port();
+        let config = dir.join("transmission-config");
+        std::fs::create_dir_all(&config).expect("mkdir");
+        let mut cmd = Command::new("transmission-daemon");
+        cmd.arg("-f")
+            .arg("-g")
+            .arg(&config)
+            .args(["-p", &rpc.to_string(), "-P", &peer_port.to_string()])
+            .args(["-r", "127.0.0.1", "-i", "127.0.0.1", "-T", "-O", "-Y", "-M", "--no-utp"])
+            .arg("-w")
+            .arg(download_dir);
+        let daemon = Spawned::start(cmd, "transmission-daemon", dir);
+        let t = Transmission {
+            daemon,
+            rpc,
+            peer_port,
+        };
+        // Ready when the RPC answers.
+        t.wait_for("RPC to answer", |t| t.remote(&["-l"]).is_some());
+        t
+    }
+
+    /// Runs transmission-remote; `None` if it failed.
+    pub fn remote(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("transmission-remote")
+            .arg(format!("127.0.0.1:{}", self.rpc))
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Polls a condition on the daemon's state until it holds, with a
+    /// deadline of two minutes.
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&Transmission) -> bool) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < end {
+            if cond(self) {
+                return;
+            }
+            // Each poll is an RPC round trip; no fixed sleep between them
+            // beyond a short pause to avoid spinning.
+            std::thread::park_timeout(std::time::Duration::from_millis(200));
+        }
+        panic!("transmission: {what} did not happen within 120 s");
+    }
+
+    /// The "Percent Done" of torrent 1.
+    pub fn percent_done(&self) -> Option<String> {
+        let info = self.remote(&["-t", "1", "-i"])?;
+        info.lines()
+            .find(|l| l.trim_start().starts_with("Percent Done:"))
+            .map(|l| l.trim().trim_start_matches("Percent Done:").trim().to_string())
+    }
+}
