@@ -44,6 +44,6 @@ pub use bitfield::Bitfield;
 pub use error::StoreError;
 pub use layout::{Extent, FileInfo, Layout};
 pub use recheck::recheck;
-pub use resume::{FileStamp, Recovered, Resume};
+pub use resume::{fuzz_journal, FileStamp, Recovered, Resume};
 pub use storage::{Preallocate, Storage, StorageOptions};
 pub use verify::{block_leaves, verify_piece, PieceCheck, PieceHashes};
