@@ -122,13 +122,17 @@ pub(crate) struct PickCtx<'a> {
 }
 
 /// Whether the peer may take blocks of this piece in progress. A piece owned
-/// by a parole peer is its alone. A parole peer joins only pieces that hold
+/// by a parole peer is its alone while it has blocks of it requested. A
+/// parole peer joins only pieces that hold
 /// no data from anybody else (and claims them), except in end game, where
 /// finishing beats exact attribution.
 fn may_join(ctx: &PickCtx<'_>, p: &Partial, endgame: bool) -> bool {
     match p.owner {
-        Some(owner) => owner == ctx.peer,
-        None => {
+        Some(owner) if owner == ctx.peer => true,
+        Some(owner) if p.blocks.iter().any(|b| b.requesters.contains(&owner)) => false,
+        // Unowned, or the owner stopped requesting (it may have been excluded
+        // from the piece, choked us, or got its last block): open.
+        _ => {
             !ctx.parole
                 || endgame
                 || p.blocks
@@ -413,8 +417,11 @@ impl Picker {
             .iter()
             .filter_map(|b| b.received)
             .all(|s| s.peer == peer);
-        if ctx.parole && p.owner.is_none() && alone {
+        if ctx.parole && alone {
             p.owner = Some(peer);
+        } else if p.owner.is_some_and(|o| o != peer) {
+            // Joining a lapsed owner's piece: it is shared now.
+            p.owner = None;
         }
         for (b, slot) in p.blocks.iter_mut().enumerate() {
             if out.len() >= n {
