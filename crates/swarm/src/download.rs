@@ -57,9 +57,15 @@ impl Swarm {
             Some(o.block)
         } else if p.take_cancelled(&r) {
             // Withdrawn but still in flight: welcome if still needed.
-            self.picker
+            let b = self
+                .picker
                 .geometry()
-                .block_index(r.index, r.begin, r.length)
+                .block_index(r.index, r.begin, r.length);
+            if b.is_some() && self.picker.partial(r.index).is_none() {
+                let owner = self.parole.contains(&ip).then_some(key);
+                self.picker.adopt(r.index, ip, owner);
+            }
+            b
         } else if !p.caps.fast && !endgame {
             return Err(DisconnectReason::protocol(format!(
                 "unrequested block {}:{}+{}",

@@ -505,6 +505,25 @@ impl Picker {
         }
     }
 
+    /// Starts piece `i` for a block that arrived after we withdrew its
+    /// request (the piece was dropped meanwhile), if it is wanted, not in
+    /// progress, fits the budget and `ip` is not excluded from it. `owner`:
+    /// the sender, if it is on parole.
+    pub(crate) fn adopt(&mut self, i: u32, ip: IpAddr, owner: Option<PeerKey>) -> bool {
+        let len = u64::from(self.geometry.piece_len(i));
+        let fits = self.partial.is_empty() || self.bytes_in_flight + len <= self.budget;
+        let excluded = self.excluded.get(&i).is_some_and(|ips| ips.contains(&ip));
+        if !self.is_wanted(i) || self.in_progress.get(i) || !fits || excluded {
+            return false;
+        }
+        let mut fresh = Partial::new(self.geometry.block_count(i));
+        fresh.owner = owner;
+        self.partial.insert(i, fresh);
+        self.in_progress.set(i);
+        self.bytes_in_flight += len;
+        true
+    }
+
     /// The peer no longer has block `(piece, b)` requested (timeout, reject,
     /// choke, cancel, disconnect). The block becomes open if nobody else
     /// requested it; a piece left with no data and no request is dropped.

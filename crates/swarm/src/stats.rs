@@ -39,6 +39,9 @@ pub struct PeerStats {
     pub serves_pending: u32,
     /// Pieces the peer has.
     pub pieces: u32,
+    /// The peer's IP was involved in a hash failure: it downloads whole
+    /// pieces on its own so that blame is exact.
+    pub parole: bool,
     /// Hash failures this peer's IP was involved in.
     pub strikes: u32,
 }

@@ -534,6 +534,7 @@ impl Swarm {
             queue_depth: p.queue_depth(&self.config, now),
             serves_pending: p.serves.len() as u32,
             pieces: p.has.count_ones(),
+            parole: self.parole.contains(&p.caps.ip),
             strikes: self.strikes.get(&p.caps.ip).copied().unwrap_or(0),
         }
     }

@@ -304,3 +304,47 @@ fn runs_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn request_flood_is_bounded() {
+    let mut seed = NodeSpec::new("seed", true);
+    seed.config.max_peer_upload_queue = 32;
+    let specs = vec![
+        seed,
+        NodeSpec::new("flooder", false),
+        NodeSpec::new("l", false),
+    ];
+    let mut sim = Sim::new(geometry(), specs);
+    sim.mesh(25 * MS, MIB);
+    // The flooder asks for every block of every piece, 4 times over (with
+    // slightly different lengths, so they are distinct requests).
+    let flooder_key = sim.links[0].ends[1].1;
+    sim.drain(); // the handshake messages go first
+    sim.inject(1, flooder_key, btl_wire::Message::Interested);
+    let g = geometry();
+    for shorter in 0..4u32 {
+        for i in 0..g.piece_count {
+            for b in 0..g.block_count(i) {
+                let (begin, len) = g.block(i, b).unwrap_or((0, 1));
+                let r = btl_wire::BlockRequest {
+                    index: i,
+                    begin,
+                    length: len - shorter.min(len - 1),
+                };
+                sim.inject(1, flooder_key, btl_wire::Message::Request(r));
+            }
+        }
+    }
+    let ok = sim.run_until(Duration::from_secs(120), |s| s.complete(&[2]));
+    assert!(ok);
+    sim.assert_correct(2);
+    let seed = &sim.nodes[0].log;
+    assert!(seed.max_serves_pending <= 32, "{}", seed.max_serves_pending);
+    assert!(
+        seed.disconnects
+            .iter()
+            .any(|(_, r)| *r == DisconnectReason::Flooding),
+        "{:?}",
+        seed.disconnects
+    );
+}

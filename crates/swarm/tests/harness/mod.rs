@@ -9,7 +9,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,10 @@ pub struct Node {
     pub links: BTreeMap<PeerKey, usize>,
     pub log: NodeLog,
     pub requested_pieces: BTreeSet<u32>,
+    /// Serves waiting for the uplink, per peer (the I/O layer's queue).
+    pub upload: BTreeMap<PeerKey, VecDeque<BlockRequest>>,
+    /// Peers with a pump event scheduled.
+    pub pumping: BTreeSet<PeerKey>,
 }
 
 pub struct Link {
@@ -115,6 +119,8 @@ enum Event {
         piece: u32,
         verdict: Verdict,
     },
+    /// The uplink to `key` is free: send the next queued serve.
+    Pump { node: usize, key: PeerKey },
 }
 
 pub struct Sim {
@@ -184,6 +190,8 @@ impl Sim {
                     links: BTreeMap::new(),
                     log: NodeLog::default(),
                     requested_pieces: BTreeSet::new(),
+                    upload: BTreeMap::new(),
+                    pumping: BTreeSet::new(),
                 }
             })
             .collect();
@@ -278,6 +286,67 @@ impl Sim {
         );
     }
 
+    /// Makes node `n` send `msg` to its peer `key` (a misbehaving node).
+    pub fn inject(&mut self, n: usize, key: PeerKey, msg: Message) {
+        self.send(n, key, msg);
+    }
+
+    /// When node `n`'s uplink to `key` is free.
+    fn uplink_free(&self, n: usize, key: PeerKey) -> Instant {
+        let Some(&li) = self.nodes[n].links.get(&key) else {
+            return self.now;
+        };
+        let link = &self.links[li];
+        let dir = if link.ends[0].0 == n { 0 } else { 1 };
+        link.free_at[dir].max(self.now)
+    }
+
+    /// Sends the next queued serve of node `n` to `key`.
+    fn pump(&mut self, n: usize, key: PeerKey) {
+        let now = self.now;
+        let Some(req) = self.nodes[n]
+            .upload
+            .get_mut(&key)
+            .and_then(|q| q.pop_front())
+        else {
+            self.nodes[n].pumping.remove(&key);
+            return;
+        };
+        let node = &mut self.nodes[n];
+        let stalled = node
+            .spec
+            .stall_after
+            .is_some_and(|s| node.log.served_blocks >= s);
+        if !stalled && node.links.contains_key(&key) {
+            node.log.served_blocks += 1;
+            let data = node.disk[req.index as usize].clone().unwrap_or_default();
+            let start = req.begin as usize;
+            let end = start + req.length as usize;
+            assert!(end <= data.len(), "serve out of bounds");
+            let mut block = data.slice(start..end);
+            if node.spec.corrupt {
+                let mut v = block.to_vec();
+                for b in v.iter_mut().step_by(97) {
+                    *b ^= 0x5a;
+                }
+                block = Bytes::from(v);
+            }
+            self.send(
+                n,
+                key,
+                Message::Piece(Block {
+                    index: req.index,
+                    begin: req.begin,
+                    data: block,
+                }),
+            );
+            self.nodes[n].swarm.served(key, req, now);
+        }
+        // A stalled node never sends it and never calls `served`.
+        let at = self.uplink_free(n, key);
+        self.schedule(at, Event::Pump { node: n, key });
+    }
+
     fn close(&mut self, li: usize) {
         let link = &mut self.links[li];
         if !link.up {
@@ -288,12 +357,13 @@ impl Sim {
         let now = self.now;
         for (node, key) in ends {
             self.nodes[node].links.remove(&key);
+            self.nodes[node].upload.remove(&key);
             self.nodes[node].swarm.peer_disconnected(key, now);
         }
     }
 
     /// Carries out every pending action of every node until none is left.
-    fn drain(&mut self) {
+    pub fn drain(&mut self) {
         loop {
             let mut any = false;
             for n in 0..self.nodes.len() {
@@ -373,40 +443,24 @@ impl Sim {
             }
             Action::Serve { peer, req } => {
                 let node = &mut self.nodes[n];
-                let data = node.disk[req.index as usize]
-                    .clone()
-                    .unwrap_or_else(|| panic!("{}: serve of missing piece", node.spec.name));
-                let start = req.begin as usize;
-                let end = start + req.length as usize;
-                assert!(end <= data.len(), "serve out of bounds");
-                if node
-                    .spec
-                    .stall_after
-                    .is_some_and(|s| node.log.served_blocks >= s)
-                {
-                    return; // stalled: never sends it
-                }
-                node.log.served_blocks += 1;
-                let mut block = data.slice(start..end);
-                if node.spec.corrupt {
-                    let mut v = block.to_vec();
-                    for b in v.iter_mut().step_by(97) {
-                        *b ^= 0x5a;
-                    }
-                    block = Bytes::from(v);
-                }
-                self.send(
-                    n,
-                    peer,
-                    Message::Piece(Block {
-                        index: req.index,
-                        begin: req.begin,
-                        data: block,
-                    }),
+                assert!(
+                    node.disk[req.index as usize].is_some(),
+                    "{}: serve of missing piece",
+                    node.spec.name
                 );
-                self.nodes[n].swarm.served(peer, req, now);
+                let pending = node.upload.entry(peer).or_default().len() as u32 + 1;
+                node.log.max_serves_pending = node.log.max_serves_pending.max(pending);
+                node.upload.entry(peer).or_default().push_back(req);
+                if node.pumping.insert(peer) {
+                    let at = self.uplink_free(n, peer);
+                    self.schedule(at, Event::Pump { node: n, key: peer });
+                }
             }
-            Action::CancelServe { .. } => {} // serves are sent at once
+            Action::CancelServe { peer, req } => {
+                if let Some(q) = self.nodes[n].upload.get_mut(&peer) {
+                    q.retain(|r| *r != req);
+                }
+            }
             Action::Disconnect { peer, reason } => {
                 self.nodes[n].log.disconnects.push((peer, reason));
                 if let Some(&li) = self.nodes[n].links.get(&peer) {
@@ -499,6 +553,7 @@ impl Sim {
                         }
                         nd.swarm.piece_verified(piece, verdict, now);
                     }
+                    Event::Pump { node, key } => self.pump(node, key),
                 }
                 self.drain();
             }
