@@ -43,6 +43,45 @@
 //! `Have` messages: after a piece is verified we send `Have` to every peer
 //! that does not already have the piece (a peer that has it cannot need it).
 //!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use std::time::Instant;
+//!
+//! use btl_swarm::{Action, Bitfield, Geometry, PeerCaps, Swarm, SwarmConfig};
+//! use btl_wire::Message;
+//!
+//! let geometry = Geometry::v1(1 << 20, 1 << 16); // 16 pieces of 64 KiB
+//! let now = Instant::now();
+//! let mut swarm = Swarm::new(geometry, Bitfield::new(16), SwarmConfig::default(), now);
+//! let caps = PeerCaps {
+//!     fast: true,
+//!     extended: true,
+//!     v2: false,
+//!     ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+//!     outgoing: true,
+//! };
+//! swarm.peer_connected(7, caps, now); // after both handshakes
+//! swarm.peer_message(7, Message::HaveAll, now); // decoded from the socket
+//! swarm.peer_message(7, Message::Unchoke, now);
+//! let mut requests = 0;
+//! while let Some(action) = swarm.poll_action() {
+//!     match action {
+//!         Action::Send { peer, msg } => {
+//!             // encode `msg` and queue it on `peer`'s socket
+//!             if matches!(msg, Message::Request(_)) {
+//!                 requests += 1;
+//!             }
+//!         }
+//!         Action::StoreBlock { .. } | Action::VerifyPiece { .. } => { /* buffer, hash */ }
+//!         _ => { /* serve, disconnect, ... */ }
+//!     }
+//! }
+//! assert_eq!(requests, 4); // HaveNone, Interested, then min_queue requests
+//! // Then sleep until `swarm.poll_timeout()` or the next event, and call
+//! // `swarm.handle_timeout(now)` when it is due.
+//! assert!(swarm.poll_timeout().is_some());
+//! ```
+//!
 //! # Invariants (the `STATE.md` of this crate)
 //!
 //! Checked after every step of the property tests by
@@ -68,6 +107,13 @@
 //!    pending per peer, and only for pieces we have; a peer we choke loses
 //!    its pending serves (except allowed-fast pieces of a fast peer).
 //! 6. **Bans stick**: no peer from a banned IP stays connected.
+//!    Attribution of a failed piece: the senders of the blocks a v2 check
+//!    proved bad are banned at once; otherwise each sender gets a strike
+//!    (per IP, surviving reconnection) and goes on **parole**, where it
+//!    downloads whole pieces alone so that later failures are exact; a
+//!    peer already on parole is struck only for pieces it sent alone, and
+//!    `ban_after_strikes` strikes ban. The failed piece is downloaded again,
+//!    avoiding the IPs involved while anybody else has it.
 //! 7. Memory per peer is bounded: allowed-fast and rejected piece lists (64
 //!    each), remembered withdrawn requests (512), requests and serves (the
 //!    queue limits).

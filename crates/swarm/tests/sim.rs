@@ -348,3 +348,56 @@ fn request_flood_is_bounded() {
         seed.disconnects
     );
 }
+
+#[test]
+fn larger_swarm_with_late_joiners_shares_the_load() {
+    let g = Geometry::v1(160 * 65536 - 777, 65536); // 10 MiB
+    let mut specs = vec![NodeSpec::new("seed", true)];
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    for name in names {
+        specs.push(NodeSpec::new(name, false));
+    }
+    let mut sim = Sim::new(g, specs);
+    sim.check = false; // O(peers x pieces) per step: too slow at this size
+    let link = |a: usize, b: usize| {
+        let latency = MS * (10 + ((a * 7 + b * 13) % 90) as u32);
+        let bandwidth = MIB / 4 + ((a * 5 + b * 3) % 8) as u64 * MIB / 4;
+        (latency, bandwidth)
+    };
+    // The first five connect now, the rest after 5 s.
+    for a in 0..6 {
+        for b in a + 1..6 {
+            let (l, bw) = link(a, b);
+            sim.connect(a, b, l, bw);
+        }
+    }
+    assert!(!sim.run_until(Duration::from_secs(5), |_| false));
+    for b in 6..9 {
+        for a in 0..b {
+            let (l, bw) = link(a, b);
+            sim.connect(a, b, l, bw);
+        }
+    }
+    let leechers: Vec<usize> = (1..9).collect();
+    let ok = sim.run_until(Duration::from_secs(600), |s| s.complete(&leechers));
+    assert!(ok, "not complete after {:?}", sim.elapsed());
+    let mut wasted = 0;
+    let mut downloaded = 0;
+    for &n in &leechers {
+        sim.assert_correct(n);
+        let st = sim.nodes[n].swarm.stats();
+        wasted += st.wasted;
+        downloaded += st.downloaded;
+        assert_eq!(sim.nodes[n].log.completed.len(), 1);
+    }
+    assert!(wasted * 20 < downloaded, "wasted {wasted} of {downloaded}");
+    // The seed served well under half of what the leechers needed.
+    let seed_blocks = sim.nodes[0].log.served_blocks;
+    assert!(
+        seed_blocks < 8 * 640 / 2,
+        "seed served {seed_blocks} blocks"
+    );
+    for n in &sim.nodes {
+        n.swarm.check_invariants().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
