@@ -67,9 +67,11 @@ pub struct SwarmConfig {
     pub info_hash: Option<Sha1Hash>,
     /// Seed of the picker's and choker's pseudo-random tie-breaks. Default 0.
     pub rng_seed: u64,
-    /// In sequential mode, how many pieces past the first missing wanted piece
-    /// may be in progress; further pieces are started only when no piece in
-    /// the window is available from that peer. Default 8.
+    /// In sequential mode, the pieces from the first missing wanted piece
+    /// up to this many further on are urgent: a peer with nothing else to
+    /// request (e.g. the budget is reached) asks for their outstanding blocks
+    /// again, as in end game, so one slow peer does not hold up playback.
+    /// 0 turns this off. Default 8.
     pub sequential_window: u32,
     /// In end game, how many peers may have the same block requested at once.
     /// Default 2.

@@ -13,7 +13,10 @@
 //!    (`max_partial_bytes`; one piece is always allowed).
 //! 3. **End game**: when no wanted piece is left unstarted, blocks already
 //!    requested from other peers are requested again, fewest requesters
-//!    first, up to `endgame_max_requesters` peers per block.
+//!    first, up to `endgame_max_requesters` peers per block. In sequential
+//!    mode the same happens for the pieces of the urgent window
+//!    (`sequential_window` pieces from the first missing one) whenever the
+//!    peer has nothing else to request.
 //!
 //! A peer that choked us may only be asked for its allowed-fast pieces.
 //! After a hash failure, the IPs that sent the failed piece avoid it while
@@ -171,6 +174,7 @@ pub(crate) struct Picker {
     wanted: u32,
     excluded: BTreeMap<u32, Vec<IpAddr>>,
     sequential: bool,
+    window: u32,
     endgame_max: u32,
     rng: Rng,
 }
@@ -200,6 +204,7 @@ impl Picker {
             wanted: 0,
             excluded: BTreeMap::new(),
             sequential: false,
+            window: 0,
             endgame_max: endgame_max.max(1),
             rng: Rng::new(seed),
         };
@@ -254,9 +259,15 @@ impl Picker {
             .collect()
     }
 
-    /// Sequential mode on or off.
-    pub(crate) fn set_sequential(&mut self, on: bool) {
+    /// Sequential mode on or off, with its urgent window (see
+    /// [`crate::SwarmConfig::sequential_window`]).
+    pub(crate) fn set_sequential(&mut self, on: bool, window: u32) {
         self.sequential = on;
+        self.window = window;
+    }
+
+    fn first_missing_wanted(&self) -> Option<u32> {
+        (0..self.geometry.piece_count).find(|&i| self.is_wanted(i))
     }
 
     /// A peer announced a whole bitfield.
@@ -374,8 +385,15 @@ impl Picker {
             self.bytes_in_flight += len;
             self.take_open(ctx, piece, n, &mut out);
         }
-        if out.len() < n && self.unstarted_wanted() == 0 {
-            self.pick_endgame(ctx, n, &mut out);
+        if out.len() < n {
+            if self.unstarted_wanted() == 0 {
+                self.pick_endgame(ctx, n, None, &mut out);
+            } else if self.sequential && self.window > 0 {
+                let limit = self
+                    .first_missing_wanted()
+                    .map(|i| i.saturating_add(self.window));
+                self.pick_endgame(ctx, n, limit, &mut out);
+            }
         }
         out
     }
@@ -472,9 +490,20 @@ impl Picker {
         chosen.get(k).copied()
     }
 
-    fn pick_endgame(&mut self, ctx: &PickCtx<'_>, n: usize, out: &mut Vec<(u32, u32)>) {
+    /// Duplicate requests (end game; or, with `limit`, for the urgent
+    /// pieces below it in sequential mode).
+    fn pick_endgame(
+        &mut self,
+        ctx: &PickCtx<'_>,
+        n: usize,
+        limit: Option<u32>,
+        out: &mut Vec<(u32, u32)>,
+    ) {
         let mut cands: Vec<(usize, Reverse<u8>, u32, u32)> = Vec::new();
         for (&i, p) in &self.partial {
+            if limit.is_some_and(|l| i >= l) {
+                break;
+            }
             if p.verifying || !may_join(ctx, p, true) || !self.usable(ctx, i) {
                 continue;
             }

@@ -103,7 +103,7 @@ fn partial_pieces_first_and_no_double_requests() {
 #[test]
 fn sequential_order() {
     let mut p = picker(8);
-    p.set_sequential(true);
+    p.set_sequential(true, 0);
     let all = Bitfield::full(8);
     p.add_bitfield(&all);
     let picks = p.pick(&ctx(1, &all), 10);
@@ -268,4 +268,23 @@ fn priorities_abandon_partial_pieces() {
     p.set_priorities(&[3]);
     assert_eq!(p.wanted_count(), 1);
     p.check().unwrap();
+}
+
+#[test]
+fn sequential_window_doubles_up_on_urgent_pieces() {
+    let g = Geometry::v1(8 * 4 * u64::from(K), 4 * K);
+    // Room for two pieces in flight.
+    let mut p = Picker::new(g, Bitfield::new(8), u64::from(8 * K), 2, 1);
+    p.set_sequential(true, 1);
+    let all = Bitfield::full(8);
+    assert_eq!(pieces(&p.pick(&ctx(1, &all), 8)), vec![0, 1]);
+    // Peer 2 cannot start a piece (budget); it duplicates the urgent piece
+    // 0 only (window of 1).
+    let d = p.pick(&ctx(2, &all), 8);
+    assert_eq!(d, vec![(0, 0), (0, 1), (0, 2), (0, 3)]);
+    assert!(!p.is_endgame());
+    p.check().unwrap();
+    // Without the window it would idle.
+    p.set_sequential(true, 0);
+    assert!(p.pick(&ctx(3, &all), 8).is_empty());
 }

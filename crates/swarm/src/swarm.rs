@@ -112,10 +112,12 @@ impl Swarm {
     }
 
     /// Sequential (streaming) mode: new pieces are picked lowest index first
-    /// (after priority) instead of rarest first, and partial pieces are
-    /// finished lowest index first.
+    /// (after priority) instead of rarest first, partial pieces are finished
+    /// lowest index first, and idle peers double up on the urgent window
+    /// ([`SwarmConfig::sequential_window`]).
     pub fn set_sequential(&mut self, on: bool) {
-        self.picker.set_sequential(on);
+        self.picker
+            .set_sequential(on, self.config.sequential_window);
     }
 
     /// The peer's BEP 10 `reqq` (how many requests it queues): our request
