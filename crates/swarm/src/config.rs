@@ -210,6 +210,7 @@ pub enum Action {
     },
     /// Every wanted piece is verified. Emitted once each time the torrent
     /// becomes complete (again after [`crate::Swarm::set_wanted`] adds
-    /// missing pieces).
+    /// missing pieces); not for a torrent already complete when the swarm
+    /// is created ([`crate::Swarm::is_complete`] tells).
     Completed,
 }

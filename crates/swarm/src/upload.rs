@@ -44,7 +44,10 @@ impl Swarm {
         let _ = now;
     }
 
-    /// A request from the peer.
+    /// A request from the peer. An index past the last piece is a protocol
+    /// violation; anything else we will not serve (bad bounds, a piece we
+    /// lack, choked, queue full) is rejected (fast) or ignored, and requests
+    /// that are not merely early or late count towards flooding.
     pub(crate) fn on_request(
         &mut self,
         key: PeerKey,
@@ -59,12 +62,8 @@ impl Swarm {
         }
         let piece_len = geo.piece_len(r.index);
         let end = r.begin.checked_add(r.length);
-        if r.length == 0 || r.length > MAX_SERVE_LEN || end.is_none_or(|e| e > piece_len) {
-            return Err(DisconnectReason::protocol(format!(
-                "request {}:{}+{} out of bounds",
-                r.index, r.begin, r.length
-            )));
-        }
+        let in_bounds =
+            r.length > 0 && r.length <= MAX_SERVE_LEN && end.is_some_and(|e| e <= piece_len);
         let have = self.picker.have().get(r.index);
         let may_upload = self.may_upload();
         let limit = self.config.max_peer_upload_queue;
@@ -75,8 +74,9 @@ impl Swarm {
             return Ok(());
         }
         let unchoked = !p.am_choking || p.allowed_fast_out.contains(&r.index);
-        let refuse = if !have {
-            // Asking for what we never announced: counts as flooding.
+        let refuse = if !have || !in_bounds {
+            // Asking for what we never announced, or for bytes outside the
+            // piece: refused, and it counts as flooding.
             p.flood_excess += 1;
             true
         } else if !unchoked || !may_upload {

@@ -498,12 +498,18 @@ fn upload_rules() {
             }
         ]
     );
-    // Out of bounds: protocol violation.
+    // Out of bounds: rejected.
     let bad = BlockRequest {
         index: 2,
         begin: 4 * BLOCK_SIZE - 10,
         length: 11,
     };
+    assert_eq!(
+        sent(&t.msg(1, Message::Request(bad)), 1),
+        vec![Message::Reject(bad)]
+    );
+    // A piece index past the end: protocol violation.
+    let bad = BlockRequest { index: 8, ..r };
     let out = t.msg(1, Message::Request(bad));
     assert!(matches!(
         disconnected(&out, 1),
