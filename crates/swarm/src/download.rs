@@ -138,6 +138,8 @@ impl Swarm {
     /// Tops up the request queues of the peers marked dirty (or all).
     /// Snubbed peers come last, so freed blocks go to good peers first.
     pub(crate) fn refill(&mut self, now: Instant) {
+        // Request times must not go backwards (poll_timeout relies on it).
+        let now = now.max(self.now);
         let mut keys: Vec<PeerKey> = if self.refill_all {
             self.peers.keys().copied().collect()
         } else {
@@ -284,7 +286,11 @@ impl Swarm {
             self.drop_peer(key, Some(DisconnectReason::BothSeeds));
         }
         self.check_completed();
-        self.refill_all = true;
+        // Only peers held back by the budget need a top-up now; the others
+        // are topped up as their blocks arrive.
+        if self.picker.take_budget_blocked() {
+            self.refill_all = true;
+        }
     }
 
     /// Emits `Completed` when the last wanted piece got verified.

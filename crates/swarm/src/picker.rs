@@ -168,12 +168,18 @@ pub(crate) struct Picker {
     have: Bitfield,
     partial: BTreeMap<u32, Partial>,
     in_progress: Bitfield,
+    /// Wanted, not verified, not in progress: the pieces a peer may start.
+    pickable: Bitfield,
+    /// Pieces in progress that are wanted.
+    started_wanted: u32,
     bytes_in_flight: u64,
     budget: u64,
     wanted_missing: u32,
     wanted: u32,
     excluded: BTreeMap<u32, Vec<IpAddr>>,
     sequential: bool,
+    /// A pick stopped at the budget since the last [`Picker::take_budget_blocked`].
+    budget_blocked: bool,
     window: u32,
     endgame_max: u32,
     rng: Rng,
@@ -195,6 +201,8 @@ impl Picker {
             priority: vec![DEFAULT_PRIORITY; n as usize],
             availability: vec![0; n as usize],
             in_progress: Bitfield::new(n),
+            pickable: Bitfield::new(n),
+            started_wanted: 0,
             have,
             geometry,
             partial: BTreeMap::new(),
@@ -204,6 +212,7 @@ impl Picker {
             wanted: 0,
             excluded: BTreeMap::new(),
             sequential: false,
+            budget_blocked: false,
             window: 0,
             endgame_max: endgame_max.max(1),
             rng: Rng::new(seed),
@@ -217,6 +226,30 @@ impl Picker {
         self.wanted_missing = (0..self.geometry.piece_count)
             .filter(|&i| self.is_wanted(i))
             .count() as u32;
+        self.started_wanted = self.partial.keys().filter(|&&i| self.is_wanted(i)).count() as u32;
+        for i in 0..self.geometry.piece_count {
+            self.refresh(i);
+        }
+    }
+
+    /// Recomputes the `pickable` bit of piece `i`.
+    fn refresh(&mut self, i: u32) {
+        if self.is_wanted(i) && !self.in_progress.get(i) {
+            self.pickable.set(i);
+        } else {
+            self.pickable.clear(i);
+        }
+    }
+
+    /// Records a new piece in progress (always a wanted one).
+    fn start(&mut self, i: u32, owner: Option<PeerKey>) {
+        let mut fresh = Partial::new(self.geometry.block_count(i));
+        fresh.owner = owner;
+        self.partial.insert(i, fresh);
+        self.in_progress.set(i);
+        self.bytes_in_flight += u64::from(self.geometry.piece_len(i));
+        self.started_wanted += 1;
+        self.refresh(i);
     }
 
     /// The verified pieces.
@@ -257,6 +290,12 @@ impl Picker {
             .filter(|(&i, p)| !p.verifying && !self.is_wanted(i))
             .map(|(&i, _)| i)
             .collect()
+    }
+
+    /// Whether some peer was held back by the budget since the last call
+    /// (then freeing budget should top up every peer).
+    pub(crate) fn take_budget_blocked(&mut self) -> bool {
+        std::mem::take(&mut self.budget_blocked)
     }
 
     /// Sequential mode on or off, with its urgent window (see
@@ -328,8 +367,7 @@ impl Picker {
     }
 
     fn unstarted_wanted(&self) -> u32 {
-        let started = self.partial.keys().filter(|&&i| self.is_wanted(i)).count() as u32;
-        self.wanted_missing.saturating_sub(started)
+        self.wanted_missing.saturating_sub(self.started_wanted)
     }
 
     fn usable(&self, ctx: &PickCtx<'_>, i: u32) -> bool {
@@ -374,15 +412,10 @@ impl Picker {
             };
             let len = u64::from(self.geometry.piece_len(piece));
             if !self.partial.is_empty() && self.bytes_in_flight + len > self.budget {
+                self.budget_blocked = true;
                 break;
             }
-            let mut fresh = Partial::new(self.geometry.block_count(piece));
-            if ctx.parole {
-                fresh.owner = Some(ctx.peer);
-            }
-            self.partial.insert(piece, fresh);
-            self.in_progress.set(piece);
-            self.bytes_in_flight += len;
+            self.start(piece, ctx.parole.then_some(ctx.peer));
             self.take_open(ctx, piece, n, &mut out);
         }
         if out.len() < n {
@@ -455,14 +488,32 @@ impl Picker {
 
     /// The best piece to start for this peer, if any.
     fn choose_new(&mut self, ctx: &PickCtx<'_>) -> Option<u32> {
-        let candidates: Box<dyn Iterator<Item = u32> + '_> = match ctx.only {
-            Some(only) => Box::new(only.iter().copied()),
-            None => Box::new(ctx.has.iter_ones()),
+        // Candidates: the peer's pieces that are pickable, found a byte at a
+        // time (most bytes are zero late in a download).
+        let candidates: Vec<u32> = match ctx.only {
+            Some(only) => only
+                .iter()
+                .copied()
+                .filter(|&i| self.pickable.get(i))
+                .collect(),
+            None => {
+                let mut v = Vec::new();
+                let bytes = ctx.has.as_bytes().iter().zip(self.pickable.as_bytes());
+                for (byte, (&h, &p)) in bytes.enumerate() {
+                    let mut m = h & p;
+                    while m != 0 {
+                        let bit = m.leading_zeros();
+                        v.push(byte as u32 * 8 + bit);
+                        m &= !(0x80u8 >> bit);
+                    }
+                }
+                v
+            }
         };
         let mut best: Option<(u8, Reverse<u32>, u32)> = None;
         let mut chosen: Vec<u32> = Vec::new();
         for i in candidates {
-            if self.in_progress.get(i) || !self.usable(ctx, i) {
+            if !self.usable(ctx, i) {
                 continue;
             }
             let prio = self.priority.get(i as usize).copied().unwrap_or(0);
@@ -545,11 +596,7 @@ impl Picker {
         if !self.is_wanted(i) || self.in_progress.get(i) || !fits || excluded {
             return false;
         }
-        let mut fresh = Partial::new(self.geometry.block_count(i));
-        fresh.owner = owner;
-        self.partial.insert(i, fresh);
-        self.in_progress.set(i);
-        self.bytes_in_flight += len;
+        self.start(i, owner);
         true
     }
 
@@ -580,6 +627,10 @@ impl Picker {
     fn drop_partial(&mut self, piece: u32) -> Option<Partial> {
         let p = self.partial.remove(&piece)?;
         self.in_progress.clear(piece);
+        if self.is_wanted(piece) {
+            self.started_wanted = self.started_wanted.saturating_sub(1);
+        }
+        self.refresh(piece);
         self.bytes_in_flight = self
             .bytes_in_flight
             .saturating_sub(u64::from(self.geometry.piece_len(piece)));
@@ -634,6 +685,7 @@ impl Picker {
             self.wanted_missing = self.wanted_missing.saturating_sub(1);
         }
         self.have.set(i);
+        self.refresh(i);
         self.excluded.remove(&i);
         Some(p)
     }
@@ -696,6 +748,15 @@ impl Picker {
             if received == 0 && requested == 0 {
                 return Err(format!("piece {i}: empty partial piece kept"));
             }
+        }
+        for i in 0..self.geometry.piece_count {
+            if self.pickable.get(i) != (self.is_wanted(i) && !self.in_progress.get(i)) {
+                return Err(format!("pickable bit of piece {i} out of sync"));
+            }
+        }
+        let started = self.partial.keys().filter(|&&i| self.is_wanted(i)).count() as u32;
+        if started != self.started_wanted {
+            return Err("started-wanted count out of sync".into());
         }
         if self.in_progress.count_ones() as usize != self.partial.len() {
             return Err("in_progress bits and partial map differ".into());

@@ -425,7 +425,8 @@ impl Swarm {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.next_choke.min(self.next_optimistic);
         for p in self.peers.values() {
-            if let Some(oldest) = p.requests.iter().map(|r| r.sent).min() {
+            // Requests are appended as they are sent: the first is the oldest.
+            if let Some(oldest) = p.requests.first().map(|r| r.sent) {
                 t = t.min(oldest + self.config.request_timeout);
                 if !p.snubbed {
                     t = t.min(p.waiting_since + self.config.snub_timeout);
@@ -560,6 +561,9 @@ impl Swarm {
                     "peer {k}: {} requests outstanding",
                     p.requests.len()
                 ));
+            }
+            if p.requests.windows(2).any(|w| w[0].sent > w[1].sent) {
+                return Err(format!("peer {k}: requests out of time order"));
             }
             for r in &p.requests {
                 if !p.has.get(r.piece) {
