@@ -173,7 +173,16 @@ impl Sim {
                     Bitfield::new(n)
                 };
                 let mut config = spec.config.clone();
-                config.rng_seed = config.rng_seed.wrapping_add(idx as u64 * 7919);
+                // SIM_SEED varies every node's seed (default 0: the runs the
+                // assertions were written against).
+                let base: u64 = std::env::var("SIM_SEED")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                config.rng_seed = config
+                    .rng_seed
+                    .wrapping_add(base.wrapping_mul(0x9e37_79b9))
+                    .wrapping_add(idx as u64 * 7919);
                 let mut swarm = Swarm::new(geometry.clone(), have, config, t0);
                 if let Some(p) = &spec.priorities {
                     swarm.set_wanted(p.clone());
