@@ -16,6 +16,7 @@
 # (Debian packages python3-libtorrent, mktorrent, time).
 set -euo pipefail
 
+LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/btl-bench}
 RUNS=${RUNS:-5}
@@ -63,4 +64,5 @@ exec /usr/bin/python3 "$ROOT/scripts/bench_create.py" \
     --example "$EXAMPLE" ${BTL:+--btl "$BTL"} \
     --lt-script "$ROOT/scripts/lt_create.py" \
     --benchmarks "$ROOT/BENCHMARKS.md" \
+    --load-at-start "$LOAD_AT_START" \
     --command "scripts/bench-create.sh (RUNS=$RUNS PIECE_LENGTH=$PIECE_LENGTH)"

@@ -28,10 +28,10 @@ use std::sync::Mutex;
 /// Bytes read per positional read: a multiple of [`BLOCK_SIZE`].
 ///
 /// Measured on the 1 GiB benchmark (2-core AMD EPYC VM, warm page cache):
-/// the kernel's copy out of the page cache costs 0.11-0.16 s of CPU per GiB
-/// with 32-128 KiB reads but 0.45-0.55 s with 256 KiB to 4 MiB reads (the
-/// destination no longer stays in the cache), while the hashing cost does
-/// not change. Syscall overhead at 64 KiB is negligible.
+/// the kernel's copy out of the page cache costs 0.10-0.18 s of CPU per GiB
+/// with 32-128 KiB reads but 0.42-0.55 s with 256 KiB to 4 MiB reads, while
+/// the hashing cost does not change. Syscall overhead at 64 KiB is
+/// negligible.
 const CHUNK: usize = 64 << 10;
 
 /// Progress is reported when the hashed byte count crosses a multiple of
