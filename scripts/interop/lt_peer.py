@@ -37,6 +37,9 @@ def session():
         "enable_upnp": False, "enable_natpmp": False,
         "out_enc_policy": policy, "in_enc_policy": policy,
         "allow_multiple_connections_per_ip": True,
+        # bitorrent speaks TCP only (uTP is a later issue); libtorrent would
+        # try uTP first and fall back to TCP after a timeout.
+        "enable_outgoing_utp": False, "enable_incoming_utp": False,
         "alert_mask": lt.alert.category_t.status_notification
         | lt.alert.category_t.error_notification,
         # Loopback benchmarks: do not throttle.
@@ -62,6 +65,24 @@ def wait_state(ses, h, states, deadline):
     return None
 
 
+def wait_listening(ses, deadline):
+    """The TCP port once a connection to it succeeds (libtorrent may
+    re-open its listen socket just after start-up)."""
+    import socket
+    while time.monotonic() < deadline:
+        port = ses.listen_port()
+        if port:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return port
+            except OSError:
+                pass
+        ses.wait_for_alert(100)
+        ses.pop_alerts()
+    emit({"event": "error", "message": "libtorrent is not listening"})
+    sys.exit(1)
+
+
 def seed(torrent, save_path):
     ses = session()
     ti = lt.torrent_info(torrent)
@@ -70,8 +91,8 @@ def seed(torrent, save_path):
     if st is None:
         emit({"event": "error", "message": "data check did not finish"})
         sys.exit(1)
-    emit({"event": "seeding", "port": ses.listen_port(),
-          "pieces": ti.num_pieces()})
+    port = wait_listening(ses, time.monotonic() + 30)
+    emit({"event": "seeding", "port": port, "pieces": ti.num_pieces()})
     # Serve until stdin closes (the parent ends) or we are killed.
     while True:
         r, _, _ = select.select([sys.stdin], [], [], 1.0)

@@ -93,10 +93,14 @@ pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 pub type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Sends our handshake and reads the peer's (outgoing connections).
+///
+/// The peer may answer with `ours.info_hash` or with `also_accept` (the
+/// other infohash of a hybrid torrent).
 pub async fn handshake_outgoing(
     rd: &mut BoxRead,
     wr: &mut BoxWrite,
     ours: &Handshake,
+    also_accept: Option<btl_types::Sha1Hash>,
     already_sent: bool,
 ) -> Result<Handshake, ConnError> {
     let fut = async {
@@ -107,7 +111,10 @@ pub async fn handshake_outgoing(
         let mut buf = [0u8; Handshake::LEN];
         rd.read_exact(&mut buf).await?;
         let theirs = Handshake::decode(&buf)?.ok_or(ConnError::Timeout)?;
-        if theirs.info_hash != ours.info_hash {
+        // A hybrid torrent's peer may answer with the other infohash (BEP
+        // 52: a v2-capable peer upgrades a v1 handshake to the truncated v2
+        // hash).
+        if theirs.info_hash != ours.info_hash && Some(theirs.info_hash) != also_accept {
             return Err(ConnError::WrongTorrent);
         }
         if theirs.peer_id == ours.peer_id {
@@ -166,6 +173,7 @@ pub async fn read_loop<R>(
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(msg)) => {
+                    tracing::trace!(peer = key, ?msg, "received");
                     if tx.send(Input::Message(key, msg)).await.is_err() {
                         return; // the actor is gone
                     }
@@ -276,6 +284,7 @@ pub async fn write_loop<W>(
 }
 
 fn apply(o: Out, out: &mut BytesMut, serves: &mut VecDeque<BlockRequest>, closing: &mut bool) {
+    tracing::trace!(?o, "to send");
     match o {
         Out::Msg(m) => m.encode(out),
         Out::Serve(r) => serves.push_back(r),

@@ -89,7 +89,17 @@ async fn from_peer(
         info_hash: hashes.wire_id(),
         peer_id: session.peer_id(),
     };
-    let theirs = conn::handshake_outgoing(&mut rd, &mut wr, &ours, false).await?;
+    let theirs = conn::handshake_outgoing(
+        &mut rd,
+        &mut wr,
+        &ours,
+        hashes
+            .v2()
+            .filter(|_| hashes.v1().is_some())
+            .map(|h| h.truncated()),
+        false,
+    )
+    .await?;
     if !theirs.reserved.extension_protocol() {
         return Err(PeerFailure::Unsupported);
     }

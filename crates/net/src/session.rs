@@ -63,6 +63,9 @@ pub(crate) struct Registered {
     pub source: Arc<dyn BlockSource>,
     pub reserved: Reserved,
     pub piece_count: u32,
+    /// The other 20-byte id of a hybrid torrent (truncated v2 when
+    /// registered under v1), accepted in handshakes too.
+    pub alt_id: Option<Sha1Hash>,
 }
 
 pub(crate) struct Inner {
@@ -112,15 +115,27 @@ impl Session {
         self.inner.config.peer_id
     }
 
+    /// Registers a torrent under its id (and its other id, for hybrids).
     pub(crate) fn register(&self, id: Sha1Hash, r: Registered) {
         if let Ok(mut t) = self.inner.torrents.write() {
+            if let Some(alt) = r.alt_id {
+                t.insert(
+                    alt,
+                    Registered {
+                        alt_id: Some(id),
+                        ..r.clone()
+                    },
+                );
+            }
             t.insert(id, r);
         }
     }
 
     pub(crate) fn unregister(&self, id: &Sha1Hash) {
         if let Ok(mut t) = self.inner.torrents.write() {
-            t.remove(id);
+            if let Some(alt) = t.remove(id).and_then(|r| r.alt_id) {
+                t.remove(&alt);
+            }
         }
     }
 
@@ -181,7 +196,7 @@ async fn dial(inner: &Arc<Inner>, id: Sha1Hash, addr: SocketAddr) -> Result<(), 
         let (rd, wr) = stream.into_split();
         let mut rd: BoxRead = Box::new(rd);
         let mut wr: BoxWrite = Box::new(wr);
-        let theirs = conn::handshake_outgoing(&mut rd, &mut wr, &ours, false).await?;
+        let theirs = conn::handshake_outgoing(&mut rd, &mut wr, &ours, reg.alt_id, false).await?;
         Ok::<_, ConnError>((rd, wr, theirs))
     };
     let (rd, wr, theirs) = match plain.await {
@@ -191,7 +206,7 @@ async fn dial(inner: &Arc<Inner>, id: Sha1Hash, addr: SocketAddr) -> Result<(), 
             let (mut rd, mut wr, theirs) = mse_outgoing(stream, &ours).await?;
             let theirs = match theirs {
                 Some(t) => t,
-                None => conn::handshake_outgoing(&mut rd, &mut wr, &ours, true).await?,
+                None => conn::handshake_outgoing(&mut rd, &mut wr, &ours, reg.alt_id, true).await?,
             };
             (rd, wr, theirs)
         }

@@ -159,9 +159,18 @@ impl TorrentHandle {
 
 struct StorageSource(Arc<Storage>);
 impl BlockSource for StorageSource {
+    /// Reads a block; bytes past the end of a short piece (a v2 file's last
+    /// piece, which some peers see as padded to full length) read as zeros.
     fn read(&self, piece: u32, begin: u32, buf: &mut [u8]) -> std::io::Result<()> {
+        let piece_len = self.0.layout().piece_len(piece).unwrap_or(0);
+        let data_len = (piece_len.saturating_sub(begin) as usize).min(buf.len());
+        let (data, pad) = buf.split_at_mut(data_len);
+        pad.fill(0);
+        if data.is_empty() {
+            return Ok(());
+        }
         self.0
-            .read(piece, begin, buf)
+            .read(piece, begin, data)
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
@@ -211,7 +220,13 @@ pub async fn add_torrent(
     for p in have.iter_ones() {
         swarm_have.set(p);
     }
-    let mut swarm = Swarm::new(geometry, swarm_have, SwarmConfig::default(), Instant::now());
+    let config = SwarmConfig {
+        info_hash: Some(wire_id),
+        max_peer_upload_queue: UPLOAD_QUEUE,
+        serve_padded_pieces: matches!(add.torrent.info_hashes(), btl_types::InfoHashes::V2(_)),
+        ..SwarmConfig::default()
+    };
+    let mut swarm = Swarm::new(geometry, swarm_have, config, Instant::now());
     let priorities = piece_priorities(&layout, add.wanted_files.as_deref());
     swarm.set_wanted(priorities.clone());
     swarm.set_sequential(add.sequential);
@@ -227,10 +242,14 @@ pub async fn add_torrent(
             source,
             reserved,
             piece_count: layout.piece_count(),
+            alt_id: match add.torrent.info_hashes() {
+                btl_types::InfoHashes::Hybrid(_, v2) => Some(v2.truncated()),
+                _ => None,
+            },
         },
     );
     let disk = DiskWriter::start(resume, storage.clone(), tx.clone());
-    let actor = Actor {
+    let mut actor = Actor {
         session: session.clone(),
         wire_id,
         torrent: add.torrent.clone(),
@@ -251,8 +270,10 @@ pub async fn add_torrent(
         up_meter: RateMeter::default(),
         failed: None,
         ext: ExtensionConfig::default(),
+        known: HashMap::new(),
     };
     for addr in &add.peers {
+        actor.known.insert(*addr, Redial::default());
         session.connect(wire_id, *addr);
     }
     tokio::spawn(actor.run(rx));
@@ -407,7 +428,25 @@ struct Actor {
     up_meter: RateMeter,
     failed: Option<String>,
     ext: ExtensionConfig,
+    /// Addresses we dial (given by the user or learnt), and when to retry.
+    known: HashMap<SocketAddr, Redial>,
 }
+
+/// Dialling state of a known address.
+#[derive(Debug, Default)]
+struct Redial {
+    failures: u32,
+    /// When to dial again; `None` while connected or dialling.
+    next_try: Option<Instant>,
+}
+
+/// Retry delay after `failures` consecutive failures: 1 s doubling to 60 s.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(Duration::from_secs(60))
+}
+
+/// Give up on an address after this many consecutive failures.
+const MAX_DIAL_FAILURES: u32 = 10;
 
 /// Bytes per second over a sliding window of about two seconds.
 #[derive(Default)]
@@ -436,6 +475,9 @@ impl RateMeter {
     }
 }
 
+/// Requests a peer may have pending with us (advertised as `reqq`).
+const UPLOAD_QUEUE: u32 = 500;
+
 const STATS_EVERY: Duration = Duration::from_millis(250);
 const BARRIER_EVERY: Duration = Duration::from_secs(5);
 
@@ -448,6 +490,9 @@ impl Actor {
             let now = Instant::now();
             let mut wake = next_stats.min(next_barrier);
             if let Some(t) = self.swarm.poll_timeout() {
+                wake = wake.min(t);
+            }
+            if let Some(t) = self.known.values().filter_map(|r| r.next_try).min() {
                 wake = wake.min(t);
             }
             let input = tokio::select! {
@@ -480,6 +525,7 @@ impl Actor {
             if self.swarm.poll_timeout().is_some_and(|t| t <= now) {
                 self.swarm.handle_timeout(now);
             }
+            self.redial_due(now);
             self.drain_actions(now);
             if now >= next_stats {
                 self.publish(now);
@@ -515,9 +561,10 @@ impl Actor {
                 }
             }
             Input::Closed(peer, reason) => {
-                if self.peers.remove(&peer).is_some() {
+                if let Some(p) = self.peers.remove(&peer) {
                     tracing::debug!(peer, %reason, "peer closed");
                     self.swarm.peer_disconnected(peer, now);
+                    self.schedule_redial(p.addr, now, false);
                 }
             }
             Input::Served(peer, req) => {
@@ -527,17 +574,54 @@ impl Actor {
             }
             Input::Verified(v) => self.verified(v, now),
             Input::Command(Command::AddPeer(addr)) => {
-                if !self.banned.contains(&addr.ip()) {
+                if !self.banned.contains(&addr.ip()) && !self.known.contains_key(&addr) {
+                    self.known.insert(addr, Redial::default());
                     self.session.connect(self.wire_id, addr);
                 }
             }
-            Input::Command(Command::DialFailed(_)) => {}
+            Input::Command(Command::DialFailed(addr)) => self.schedule_redial(addr, now, true),
             Input::Command(Command::Shutdown(reply)) => return Some(reply),
         }
         None
     }
 
+    /// Plans another dial of a known address after a failure or a lost
+    /// connection, while there is something left to download.
+    fn schedule_redial(&mut self, addr: SocketAddr, now: Instant, failed: bool) {
+        let done = self.swarm.is_complete() || self.failed.is_some();
+        let Some(r) = self.known.get_mut(&addr) else {
+            return;
+        };
+        if failed {
+            r.failures += 1;
+        } else {
+            r.failures = r.failures.max(1);
+        }
+        r.next_try = (!done && r.failures < MAX_DIAL_FAILURES && !self.banned.contains(&addr.ip()))
+            .then(|| now + backoff(r.failures));
+    }
+
+    fn redial_due(&mut self, now: Instant) {
+        let due: Vec<SocketAddr> = self
+            .known
+            .iter_mut()
+            .filter(|(_, r)| r.next_try.is_some_and(|t| t <= now))
+            .map(|(a, r)| {
+                r.next_try = None;
+                *a
+            })
+            .collect();
+        for addr in due {
+            tracing::debug!(%addr, "dialling again");
+            self.session.connect(self.wire_id, addr);
+        }
+    }
+
     fn connected(&mut self, c: Connected, now: Instant) {
+        if let Some(r) = self.known.get_mut(&c.addr) {
+            r.failures = 0;
+            r.next_try = None;
+        }
         if self.banned.contains(&c.addr.ip()) {
             let _ = c.out.send(Out::Close);
             return;
@@ -567,7 +651,9 @@ impl Actor {
             let ours = ExtendedHandshake {
                 m: self.ext.m(),
                 client: Some(format!("btl {}", env!("CARGO_PKG_VERSION"))),
-                reqq: Some(500),
+                // What we queue for a peer before refusing: peers that
+                // respect `reqq` never look like a flood.
+                reqq: Some(UPLOAD_QUEUE),
                 metadata_size: Some(self.torrent.info_bytes().len() as u64),
                 your_ip: Some(c.addr.ip()),
                 port: self.session.local_addrs().first().map(|a| a.port()),

@@ -76,6 +76,12 @@ pub struct SwarmConfig {
     /// In end game, how many peers may have the same block requested at once.
     /// Default 2.
     pub endgame_max_requesters: u32,
+    /// Accept requests that run past the end of a short piece up to the full
+    /// piece length (the I/O layer serves zeros there). libtorrent treats a
+    /// v2 torrent's short pieces (each file's last) as full pieces padded
+    /// with zeros and asks for whole 16 KiB blocks across the file end.
+    /// Default false; set it for v2-only torrents.
+    pub serve_padded_pieces: bool,
 }
 
 impl Default for SwarmConfig {
@@ -97,6 +103,7 @@ impl Default for SwarmConfig {
             rng_seed: 0,
             sequential_window: 8,
             endgame_max_requesters: 2,
+            serve_padded_pieces: false,
         }
     }
 }

@@ -60,7 +60,11 @@ impl Swarm {
                 r.index, geo.piece_count
             )));
         }
-        let piece_len = geo.piece_len(r.index);
+        let piece_len = if self.config.serve_padded_pieces {
+            geo.piece_length
+        } else {
+            geo.piece_len(r.index)
+        };
         let end = r.begin.checked_add(r.length);
         let in_bounds =
             r.length > 0 && r.length <= MAX_SERVE_LEN && end.is_some_and(|e| e <= piece_len);
