@@ -159,13 +159,10 @@ impl<'a> Decoder<'a> {
         let start = self.pos;
         self.pos += 1; // 'i'
         let rest = &self.input[self.pos..];
-        let end = rest
-            .iter()
-            .position(|&b| b == b'e')
-            .ok_or(DecodeError {
-                offset: self.input.len(),
-                kind: DecodeErrorKind::UnexpectedEof,
-            })?;
+        let end = rest.iter().position(|&b| b == b'e').ok_or(DecodeError {
+            offset: self.input.len(),
+            kind: DecodeErrorKind::UnexpectedEof,
+        })?;
         let digits = &rest[..end];
         let fail = |kind| DecodeError {
             offset: start,

@@ -33,7 +33,16 @@ fn btl_seed(dir: &Path, torrent: &Path, seed_dir: &Path, peer: &str) -> Spawned 
         .arg(torrent)
         .arg("--data")
         .arg(seed_dir)
-        .args(["--json", "--port", "0", "--listen", "127.0.0.1", "--peer", peer, "--state-dir"])
+        .args([
+            "--json",
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.1",
+            "--peer",
+            peer,
+            "--state-dir",
+        ])
         .arg(dir.join("seed-state"));
     let mut s = Spawned::start(cmd, "btl-seed", dir);
     s.wait_event("seeding", DEADLINE);
@@ -44,7 +53,16 @@ fn btl_get(dir: &Path, torrent: &Path, peer: &str) -> Spawned {
     let mut cmd = btl();
     cmd.arg("get")
         .arg(torrent)
-        .args(["--json", "--port", "0", "--listen", "127.0.0.1", "--peer", peer, "-o"])
+        .args([
+            "--json",
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.1",
+            "--peer",
+            peer,
+            "-o",
+        ])
         .arg(dir.join("down"))
         .arg("--state-dir")
         .arg(dir.join("get-state"));
@@ -60,7 +78,12 @@ fn btl_seed_to_transmission() {
     let tr = Transmission::start(tmp.path(), &down);
     tr.remote(&["-a", torrent.to_str().unwrap()])
         .expect("transmission-remote -a");
-    let _seed = btl_seed(tmp.path(), &torrent, &seed_dir, &format!("127.0.0.1:{}", tr.peer_port));
+    let _seed = btl_seed(
+        tmp.path(),
+        &torrent,
+        &seed_dir,
+        &format!("127.0.0.1:{}", tr.peer_port),
+    );
     tr.wait_for("the download to finish", |t| {
         t.percent_done().as_deref() == Some("100%")
     });
@@ -99,7 +122,11 @@ fn aria2(dir: &Path, data_dir: &Path, torrent: &Path, port: u16, seed: bool) -> 
             "--file-allocation=none",
         ]);
     if seed {
-        cmd.args(["--check-integrity=true", "--seed-ratio=0.0", "--seed-time=600"]);
+        cmd.args([
+            "--check-integrity=true",
+            "--seed-ratio=0.0",
+            "--seed-time=600",
+        ]);
     } else {
         cmd.args(["--seed-time=0"]);
     }
@@ -115,7 +142,12 @@ fn btl_seed_to_aria2() {
     std::fs::create_dir_all(&down).unwrap();
     let port = free_port();
     let mut leech = aria2(tmp.path(), &down, &torrent, port, false);
-    let _seed = btl_seed(tmp.path(), &torrent, &seed_dir, &format!("127.0.0.1:{port}"));
+    let _seed = btl_seed(
+        tmp.path(),
+        &torrent,
+        &seed_dir,
+        &format!("127.0.0.1:{port}"),
+    );
     let status = leech.wait_exit(DEADLINE);
     assert!(status.success(), "aria2c exited with {status}");
     assert_same_tree(&seed_dir, &down);

@@ -254,7 +254,12 @@ mod tests {
             assert!(!verify_proof(l, (i as u64) ^ 1, &proof, &tree.root()));
         }
         let p = tree.layer(1).unwrap()[2];
-        assert!(verify_proof(&p, 2, &tree.proof(1, 2).unwrap(), &tree.root()));
+        assert!(verify_proof(
+            &p,
+            2,
+            &tree.proof(1, 2).unwrap(),
+            &tree.root()
+        ));
     }
 
     #[test]

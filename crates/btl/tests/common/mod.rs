@@ -286,7 +286,17 @@ impl Transmission {
             .arg("-g")
             .arg(&config)
             .args(["-p", &rpc.to_string(), "-P", &peer_port.to_string()])
-            .args(["-r", "127.0.0.1", "-i", "127.0.0.1", "-T", "-O", "-Y", "-M", "--no-utp"])
+            .args([
+                "-r",
+                "127.0.0.1",
+                "-i",
+                "127.0.0.1",
+                "-T",
+                "-O",
+                "-Y",
+                "-M",
+                "--no-utp",
+            ])
             .arg("-w")
             .arg(download_dir);
         let daemon = Spawned::start(cmd, "transmission-daemon", dir);
@@ -332,6 +342,11 @@ impl Transmission {
         let info = self.remote(&["-t", "1", "-i"])?;
         info.lines()
             .find(|l| l.trim_start().starts_with("Percent Done:"))
-            .map(|l| l.trim().trim_start_matches("Percent Done:").trim().to_string())
+            .map(|l| {
+                l.trim()
+                    .trim_start_matches("Percent Done:")
+                    .trim()
+                    .to_string()
+            })
     }
 }
