@@ -87,7 +87,7 @@ fn btl_seed_to_transmission() {
     tr.wait_for("the download to finish", |t| {
         t.percent_done().as_deref() == Some("100%")
     });
-    assert_same_tree(&seed_dir, &down);
+    assert_same_tree_but_empty_files(&seed_dir, &down);
 }
 
 #[test]

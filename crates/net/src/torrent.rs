@@ -586,9 +586,11 @@ impl Actor {
     }
 
     /// Plans another dial of a known address after a failure or a lost
-    /// connection, while there is something left to download.
+    /// connection (a seed keeps dialling too: the peer may be a leecher).
+    /// Peers dropped on purpose (both seeds, banned) are not redialled: that
+    /// path never comes here.
     fn schedule_redial(&mut self, addr: SocketAddr, now: Instant, failed: bool) {
-        let done = self.swarm.is_complete() || self.failed.is_some();
+        let done = self.failed.is_some();
         let Some(r) = self.known.get_mut(&addr) else {
             return;
         };

@@ -250,21 +250,33 @@ impl Swarm {
                 self.on_have(key, i)?;
             }
             Message::Bitfield(bytes) => {
-                if !first {
-                    return Err(DisconnectReason::protocol("bitfield not first"));
-                }
                 let has = Bitfield::from_bytes(&bytes, count)
                     .map_err(|e| DisconnectReason::protocol(format!("bad bitfield: {e}")))?;
-                self.set_peer_pieces(key, has)?;
+                if first {
+                    self.set_peer_pieces(key, has)?;
+                } else {
+                    // BEP 3 allows a bitfield only first, but aria2 sends one
+                    // later (after `have none`) instead of `have`s. Pieces
+                    // cannot be lost, so read it as a `have` for each bit.
+                    for i in has.iter_ones() {
+                        self.on_have(key, i)?;
+                    }
+                }
             }
             Message::HaveAll | Message::HaveNone => {
                 need_fast("have all/none")?;
-                if !first {
-                    return Err(DisconnectReason::protocol("have all/none not first"));
+                let all = matches!(msg, Message::HaveAll);
+                if first {
+                    if all {
+                        self.set_peer_pieces(key, Bitfield::full(count))?;
+                    }
+                } else if all {
+                    // Late, like aria2's late bitfield: add every piece.
+                    for i in 0..count {
+                        self.on_have(key, i)?;
+                    }
                 }
-                if matches!(msg, Message::HaveAll) {
-                    self.set_peer_pieces(key, Bitfield::full(count))?;
-                }
+                // A late `have none` tells nothing new.
             }
             Message::Request(r) => self.on_request(key, r)?,
             Message::Piece(block) => {

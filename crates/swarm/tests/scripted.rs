@@ -185,18 +185,8 @@ fn bitfield_rules() {
         ),
         // Spare bits (8 pieces: none spare, so use a 2-byte field).
         (false, vec![Message::Bitfield(Bytes::new())]),
-        // Bitfield after another message.
-        (
-            false,
-            vec![
-                Message::Have(1),
-                Message::Bitfield(Bytes::from_static(&[1])),
-            ],
-        ),
         // Have all without the fast extension.
         (false, vec![Message::HaveAll]),
-        // Have all twice.
-        (true, vec![Message::HaveNone, Message::HaveAll]),
         // Out-of-range indices.
         (false, vec![Message::Have(8)]),
         (true, vec![Message::AllowedFast(9)]),
@@ -226,6 +216,20 @@ fn bitfield_rules() {
         // Messages after the disconnect are ignored.
         assert!(t.msg(1, Message::Unchoke).is_empty());
     }
+}
+
+/// aria2 sends `have none` and later a bitfield instead of `have`s: a late
+/// bitfield adds pieces, it never removes any, and it is no violation.
+#[test]
+fn late_bitfield_adds_pieces() {
+    let mut t = T::new(false, SwarmConfig::default());
+    t.connect(1, true);
+    let mut out = t.msg(1, Message::HaveNone);
+    out.extend(t.msg(1, Message::Have(1)));
+    out.extend(t.msg(1, Message::Bitfield(Bytes::from_static(&[0b1000_0001]))));
+    assert_eq!(disconnected(&out, 1), None, "{out:?}");
+    let have = t.s.peer_stats(1).map(|p| p.pieces);
+    assert_eq!(have, Some(3), "pieces 0, 1 and 7");
 }
 
 #[test]
