@@ -13,6 +13,7 @@ Run with Debian's /usr/bin/python3 (package python3-libtorrent). Listens on
 
 Options through environment variables:
   LT_ENCRYPTION=forced|enabled|disabled   (default: enabled)
+  LT_UPLOAD_LIMIT=BYTES_PER_SECOND        (default: unlimited)
 """
 import json
 import os
@@ -31,7 +32,7 @@ def session():
     enc = os.environ.get("LT_ENCRYPTION", "enabled")
     policy = {"forced": lt.enc_policy.forced, "enabled": lt.enc_policy.enabled,
               "disabled": lt.enc_policy.disabled}[enc]
-    s = lt.session({
+    settings = {
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False, "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False,
@@ -44,8 +45,11 @@ def session():
         | lt.alert.category_t.error_notification,
         # Loopback benchmarks: do not throttle.
         "connections_limit": 200,
-    })
-    return s
+    }
+    limit = int(os.environ.get("LT_UPLOAD_LIMIT", "0"))
+    if limit:
+        settings["upload_rate_limit"] = limit
+    return lt.session(settings)
 
 
 def emit(obj):
