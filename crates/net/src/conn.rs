@@ -14,6 +14,7 @@
 //! writer batches whatever is queued into one write, and reads blocks it has
 //! to serve from the [`BlockSource`] in a blocking task, a batch at a time.
 
+use crate::ratelimit::{self, RateLimiter};
 use crate::{BlockSource, Input, PeerKey};
 use btl_wire::{BlockRequest, FrameDecoder, Handshake, Message, WireError};
 use bytes::BytesMut;
@@ -164,6 +165,7 @@ pub async fn read_loop<R>(
     mut decoder: FrameDecoder,
     mut buf: BytesMut,
     tx: mpsc::Sender<Input>,
+    limits: Vec<Arc<RateLimiter>>,
 ) where
     R: AsyncRead + Unpin,
 {
@@ -196,7 +198,7 @@ pub async fn read_loop<R>(
         }
         match rd.read_buf(&mut buf).await {
             Ok(0) => break ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => {}
+            Ok(n) => ratelimit::acquire(&limits, n).await,
             Err(e) => break ConnError::Io(e),
         }
     };
@@ -210,6 +212,7 @@ pub async fn write_loop<W>(
     mut rx: mpsc::UnboundedReceiver<Out>,
     source: Arc<dyn BlockSource>,
     tx: mpsc::Sender<Input>,
+    limits: Vec<Arc<RateLimiter>>,
 ) where
     W: AsyncWrite + Unpin,
 {
@@ -268,6 +271,7 @@ pub async fn write_loop<W>(
             }
         }
         if !out.is_empty() {
+            ratelimit::acquire(&limits, out.len()).await;
             if wr.write_all(&out).await.is_err() {
                 break;
             }

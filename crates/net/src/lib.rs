@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod crypt;
 pub mod metadata;
+pub mod ratelimit;
 pub mod session;
 pub mod torrent;
 

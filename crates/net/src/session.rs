@@ -3,6 +3,7 @@
 
 use crate::conn::{self, BoxRead, BoxWrite, ConnError, Connected, Out};
 use crate::crypt::{CryptRead, CryptWrite};
+use crate::ratelimit::RateLimiter;
 use crate::{BlockSource, Input, PeerKey};
 use btl_types::Sha1Hash;
 use btl_wire::mse::{
@@ -32,6 +33,10 @@ pub struct SessionConfig {
     pub max_connections: usize,
     /// How long dialling a peer may take.
     pub connect_timeout: Duration,
+    /// Download limit over all torrents, bytes/s (0: unlimited).
+    pub max_download_rate: u64,
+    /// Upload limit over all torrents, bytes/s (0: unlimited).
+    pub max_upload_rate: u64,
 }
 
 impl SessionConfig {
@@ -52,6 +57,8 @@ impl Default for SessionConfig {
             peer_id: Self::random_peer_id(),
             max_connections: 200,
             connect_timeout: Duration::from_secs(10),
+            max_download_rate: 0,
+            max_upload_rate: 0,
         }
     }
 }
@@ -66,6 +73,10 @@ pub(crate) struct Registered {
     /// The other 20-byte id of a hybrid torrent (truncated v2 when
     /// registered under v1), accepted in handshakes too.
     pub alt_id: Option<Sha1Hash>,
+    /// The torrent's own download and upload limits.
+    pub down_limit: Arc<RateLimiter>,
+    /// See `down_limit`.
+    pub up_limit: Arc<RateLimiter>,
 }
 
 pub(crate) struct Inner {
@@ -74,6 +85,8 @@ pub(crate) struct Inner {
     next_key: AtomicU64,
     connections: AtomicUsize,
     local_addrs: Vec<SocketAddr>,
+    down_limit: Arc<RateLimiter>,
+    up_limit: Arc<RateLimiter>,
 }
 
 /// The peer engine's session. Cheap to clone.
@@ -93,6 +106,8 @@ impl Session {
             listeners.push(l);
         }
         let inner = Arc::new(Inner {
+            down_limit: Arc::new(RateLimiter::new(config.max_download_rate)),
+            up_limit: Arc::new(RateLimiter::new(config.max_upload_rate)),
             config,
             torrents: RwLock::new(HashMap::new()),
             next_key: AtomicU64::new(1),
@@ -403,12 +418,15 @@ async fn start_peer(
     }
     let limits = FrameLimits::with_piece_count(reg.piece_count);
     let tx = reg.tx.clone();
+    let up = vec![inner.up_limit.clone(), reg.up_limit.clone()];
+    let down = vec![inner.down_limit.clone(), reg.down_limit.clone()];
     tokio::spawn(conn::write_loop(
         wr,
         key,
         out_rx,
         reg.source.clone(),
         reg.tx.clone(),
+        up,
     ));
     tokio::spawn(async move {
         conn::read_loop(
@@ -417,6 +435,7 @@ async fn start_peer(
             FrameDecoder::new(limits),
             BytesMut::with_capacity(64 * 1024),
             tx,
+            down,
         )
         .await;
         drop(guard);

@@ -48,6 +48,10 @@ pub struct AddTorrent {
     pub sequential: bool,
     /// Hash every piece on disk before starting.
     pub recheck: bool,
+    /// This torrent's download limit, bytes/s (0: only the session's).
+    pub max_download_rate: u64,
+    /// This torrent's upload limit, bytes/s (0: only the session's).
+    pub max_upload_rate: u64,
 }
 
 /// A snapshot of a torrent's progress, published a few times a second.
@@ -242,6 +246,8 @@ pub async fn add_torrent(
             source,
             reserved,
             piece_count: layout.piece_count(),
+            down_limit: Arc::new(crate::ratelimit::RateLimiter::new(add.max_download_rate)),
+            up_limit: Arc::new(crate::ratelimit::RateLimiter::new(add.max_upload_rate)),
             alt_id: match add.torrent.info_hashes() {
                 btl_types::InfoHashes::Hybrid(_, v2) => Some(v2.truncated()),
                 _ => None,

@@ -68,7 +68,7 @@ impl Geometry {
     /// The block index of a request `(begin, length)` if it is exactly one of
     /// our blocks of piece `i`.
     pub fn block_index(&self, i: u32, begin: u32, length: u32) -> Option<u32> {
-        if begin % BLOCK_SIZE != 0 {
+        if !begin.is_multiple_of(BLOCK_SIZE) {
             return None;
         }
         let b = begin / BLOCK_SIZE;

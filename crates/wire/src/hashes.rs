@@ -56,7 +56,7 @@ impl HashRequest {
         if self.length > max_length {
             return Err(WireError::invalid(CTX, "length over the limit"));
         }
-        if self.index % self.length != 0 {
+        if !self.index.is_multiple_of(self.length) {
             return Err(WireError::invalid(CTX, "index is not a multiple of length"));
         }
         Ok(())
@@ -108,7 +108,7 @@ impl Hashes {
     pub(crate) fn decode(body: &[u8]) -> Option<Self> {
         let request = HashRequest::decode(body)?;
         let rest = &body[HASH_HEADER_LEN..];
-        if rest.len() % 32 != 0 {
+        if !rest.len().is_multiple_of(32) {
             return None;
         }
         let hashes = rest

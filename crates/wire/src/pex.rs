@@ -61,7 +61,7 @@ impl PexFlags {
 
 /// Decodes compact IPv4 peers (6 bytes each).
 pub fn decode_compact_v4(b: &[u8]) -> Result<Vec<SocketAddrV4>, WireError> {
-    if b.len() % 6 != 0 {
+    if !b.len().is_multiple_of(6) {
         return Err(WireError::invalid(
             CTX,
             "IPv4 peer list not a multiple of 6 bytes",
@@ -79,7 +79,7 @@ pub fn decode_compact_v4(b: &[u8]) -> Result<Vec<SocketAddrV4>, WireError> {
 
 /// Decodes compact IPv6 peers (18 bytes each).
 pub fn decode_compact_v6(b: &[u8]) -> Result<Vec<SocketAddrV6>, WireError> {
-    if b.len() % 18 != 0 {
+    if !b.len().is_multiple_of(18) {
         return Err(WireError::invalid(
             CTX,
             "IPv6 peer list not a multiple of 18 bytes",

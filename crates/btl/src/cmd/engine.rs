@@ -29,6 +29,13 @@ pub struct EngineArgs {
     /// Print progress as JSON lines (one object per event) instead of a bar.
     #[arg(long, env = "BTL_JSON")]
     pub json: bool,
+    /// Download limit per second, e.g. 500K or 10M (binary units); 0 or
+    /// absent: unlimited.
+    #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_DOWN", value_name = "RATE")]
+    pub max_down: Option<u64>,
+    /// Upload limit per second, e.g. 500K or 10M; 0 or absent: unlimited.
+    #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_UP", value_name = "RATE")]
+    pub max_up: Option<u64>,
 }
 
 impl EngineArgs {
@@ -72,6 +79,8 @@ impl EngineArgs {
     pub async fn session(&self) -> Result<Session> {
         let mut config = SessionConfig {
             listen: vec![SocketAddr::new(self.listen, self.port)],
+            max_download_rate: self.max_down.unwrap_or(0),
+            max_upload_rate: self.max_up.unwrap_or(0),
             ..SessionConfig::default()
         };
         match Session::bind(config.clone()).await {

@@ -114,6 +114,8 @@ async fn run_async(args: Args) -> Result<()> {
             wanted_files,
             sequential: args.sequential,
             recheck: args.recheck,
+            max_download_rate: 0,
+            max_upload_rate: 0,
         },
     )
     .await

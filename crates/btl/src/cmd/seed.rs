@@ -64,6 +64,8 @@ async fn run_async(args: Args) -> Result<()> {
             wanted_files: None,
             sequential: false,
             recheck: args.recheck,
+            max_download_rate: 0,
+            max_upload_rate: 0,
         },
     )
     .await

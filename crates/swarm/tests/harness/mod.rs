@@ -491,7 +491,7 @@ impl Sim {
 
     fn observe(&mut self) {
         self.steps += 1;
-        if !self.check && self.steps % 64 != 0 {
+        if !self.check && !self.steps.is_multiple_of(64) {
             return;
         }
         for node in &mut self.nodes {
