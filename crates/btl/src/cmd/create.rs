@@ -15,7 +15,7 @@ use std::time::Instant;
 /// Merkle roots exist for provenance while v1-only clients still join. Use
 /// --v1 for audiences whose clients reject hybrids (transmission 3.00,
 /// aria2). The piece size defaults to 512 KiB and grows only when the piece
-/// count would be unreasonable (see `btl create --help`, --piece-size).
+/// count would be unreasonable (see --piece-size).
 ///
 /// Files are hashed on all cores with bounded memory; a progress bar shows
 /// on a terminal.
@@ -36,9 +36,10 @@ pub struct Args {
     /// A hybrid v1 + v2 torrent (the default).
     #[arg(long)]
     pub hybrid: bool,
-    /// Piece size, e.g. 256K, 1M, 4MiB; a power of two of at least 16 KiB.
-    /// Default: 512 KiB, doubled while the torrent would have more than
-    /// 16,384 pieces... see the library's `default_piece_length`.
+    /// Piece size, e.g. 256K, 1M, 4MiB: a power of two of at least 16 KiB
+    /// (v1 allows any multiple of 16 KiB). Default: 512 KiB, doubled while
+    /// the payload would need more than 8,192 pieces, up to 16 MiB (so up
+    /// to 4 GiB gets 512 KiB, 8 GiB 1 MiB, 128 GiB and more 16 MiB).
     #[arg(long, value_parser = parse_size, env = "BTL_PIECE_SIZE")]
     pub piece_size: Option<u64>,
     /// Tracker announce URL; repeat for several tiers (BEP 12).
