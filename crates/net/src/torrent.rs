@@ -227,6 +227,9 @@ pub async fn add_torrent(
     let config = SwarmConfig {
         info_hash: Some(wire_id),
         max_peer_upload_queue: UPLOAD_QUEUE,
+        // Pieces in progress live in memory until verified: 12 MiB keeps a
+        // fast loopback transfer fed and the process small.
+        max_partial_bytes: 12 << 20,
         serve_padded_pieces: matches!(add.torrent.info_hashes(), btl_types::InfoHashes::V2(_)),
         ..SwarmConfig::default()
     };
