@@ -17,6 +17,7 @@
 
 pub mod conn;
 pub mod crypt;
+pub mod hashes;
 pub mod metadata;
 pub mod ratelimit;
 pub mod session;

@@ -128,6 +128,38 @@ impl PieceHashes {
         })
     }
 
+    /// Takes in the piece layer of the files whose pieces root is
+    /// `pieces_root`, from `torrent` (after
+    /// [`Torrent::insert_piece_layer`]): their pieces become verifiable
+    /// (v2-only) or checked against both hashes (hybrid). Costs the file's
+    /// piece count, not the torrent's. Returns how many pieces changed.
+    pub fn add_piece_layer(&mut self, torrent: &Torrent, pieces_root: &Sha256Hash) -> u32 {
+        let Some(layer) = torrent.piece_layer(pieces_root) else {
+            return 0;
+        };
+        let pl = u64::from(self.piece_length);
+        let mut changed = 0;
+        if pl == 0 || self.v2.is_empty() {
+            return 0;
+        }
+        for f in torrent.files() {
+            if f.pieces_root.as_ref() != Some(pieces_root) || f.length <= pl || f.is_pad() {
+                continue;
+            }
+            let first = f.offset / pl;
+            for (k, h) in layer.iter().enumerate() {
+                let slot = usize::try_from(first + k as u64)
+                    .ok()
+                    .and_then(|i| self.v2.get_mut(i));
+                if let Some(Some(p)) = slot {
+                    p.expect = V2Expect::Layer(*h);
+                    changed += 1;
+                }
+            }
+        }
+        changed
+    }
+
     /// Number of pieces.
     pub fn piece_count(&self) -> u32 {
         self.piece_count

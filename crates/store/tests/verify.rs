@@ -141,8 +141,13 @@ fn unknown_piece_layers() {
     let root = v2.torrent.files()[0].pieces_root.unwrap();
     let layer = v2.torrent.piece_layer(&root).unwrap().to_vec();
     t.insert_piece_layer(root, &layer).unwrap();
-    let h = hashes(&t);
-    assert!(verify_piece(&h, 0, &pieces[0]));
+    let rebuilt = hashes(&t);
+    assert!(verify_piece(&rebuilt, 0, &pieces[0]));
+    // Updating in place gives the same result as rebuilding.
+    let mut h = h;
+    assert_eq!(h.add_piece_layer(&t, &root), layer.len() as u32);
+    assert_eq!(h, rebuilt);
+    assert_eq!(h.add_piece_layer(&t, &v2.torrent.info_hashes().v2().unwrap()), 0);
 }
 
 #[test]
