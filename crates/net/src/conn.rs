@@ -157,8 +157,9 @@ where
         .map_err(|_| ConnError::Timeout)?
 }
 
-/// Reads frames until the socket closes or the peer breaks the protocol,
-/// and hands every message to the actor.
+/// Reads frames until the socket closes, the peer breaks the protocol, or
+/// the connection's writer ends (`writer` is a handle on its queue, used
+/// only to notice that), and hands every message to the actor.
 pub async fn read_loop<R>(
     mut rd: R,
     key: PeerKey,
@@ -166,6 +167,7 @@ pub async fn read_loop<R>(
     mut buf: BytesMut,
     tx: mpsc::Sender<Input>,
     limits: Vec<Arc<RateLimiter>>,
+    writer: mpsc::UnboundedSender<Out>,
 ) where
     R: AsyncRead + Unpin,
 {
@@ -196,7 +198,15 @@ pub async fn read_loop<R>(
         if buf.capacity() - buf.len() < 32 * 1024 {
             buf.reserve(128 * 1024);
         }
-        match rd.read_buf(&mut buf).await {
+        // Stop reading as soon as the writer is gone (the actor closed the
+        // connection): dropping the read half then closes the socket even
+        // if the peer keeps sending.
+        let read = tokio::select! {
+            r = rd.read_buf(&mut buf) => r,
+            () = writer.closed() => return,
+            () = tx.closed() => return,
+        };
+        match read {
             Ok(0) => break ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => ratelimit::acquire(&limits, n).await,
             Err(e) => break ConnError::Io(e),

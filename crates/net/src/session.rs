@@ -401,6 +401,7 @@ async fn start_peer(
     let key: PeerKey = inner.next_key.fetch_add(1, Ordering::Relaxed);
     let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Out>();
+    let writer_alive = out_tx.clone();
     let connected = Connected {
         key,
         addr,
@@ -436,6 +437,7 @@ async fn start_peer(
             BytesMut::with_capacity(64 * 1024),
             tx,
             down,
+            writer_alive,
         )
         .await;
         drop(guard);
