@@ -225,3 +225,48 @@ fn ctrl_c_stops_cleanly_and_keeps_progress() {
     assert!(again.wait_exit(DEADLINE).success());
     assert_same_tree(&seed_dir, &tmp.path().join("down"));
 }
+
+/// `--only` downloads the selected files (and at most the pieces they
+/// share with neighbours); `--sequential` still completes.
+#[test]
+fn only_and_sequential() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup(tmp.path(), "--hybrid", 4 << 20);
+    let (_seed, port) = btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.1", &[]);
+    let peer = format!("127.0.0.1:{port}");
+    let mut get = btl_get(
+        tmp.path(),
+        "only",
+        &torrent,
+        "127.0.0.1",
+        &peer,
+        &["--only", "small/*"],
+    );
+    let done = get.wait_event("complete", DEADLINE);
+    assert!(get.wait_exit(DEADLINE).success());
+    let small = |root: &Path| root.join("payload/small");
+    assert_same_tree(&small(&seed_dir), &small(&tmp.path().join("only")));
+    // Hybrid: every file starts on a piece boundary, so the 40 small files
+    // (each under one 64 KiB piece) are exactly 40 pieces.
+    assert_eq!(
+        done["downloaded"],
+        40 * 65536,
+        "only the small files' pieces: {done}"
+    );
+    assert!(
+        !tmp.path().join("only/payload/big.bin").exists(),
+        "hybrid pieces are file-aligned"
+    );
+
+    let mut seq = btl_get(
+        tmp.path(),
+        "seq",
+        &torrent,
+        "127.0.0.1",
+        &peer,
+        &["--sequential"],
+    );
+    seq.wait_event("complete", DEADLINE);
+    assert!(seq.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("seq"));
+}
