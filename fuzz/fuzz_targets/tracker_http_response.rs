@@ -1,0 +1,8 @@
+//! HTTP tracker announce and scrape replies.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    btl_tracker_proto::fuzz_http_response(data);
+});
