@@ -31,6 +31,8 @@ enum Command {
     Get(cmd::get::Args),
     /// Seed a torrent whose data is on disk.
     Seed(cmd::seed::Args),
+    /// Run a BitTorrent tracker (HTTP and UDP announce and scrape).
+    Tracker(cmd::tracker::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Convert(a) => cmd::convert::run(a),
         Command::Get(a) => cmd::get::run(a),
         Command::Seed(a) => cmd::seed::run(a),
+        Command::Tracker(a) => cmd::tracker::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

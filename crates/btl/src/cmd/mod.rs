@@ -6,3 +6,4 @@ pub mod engine;
 pub mod get;
 pub mod info;
 pub mod seed;
+pub mod tracker;
