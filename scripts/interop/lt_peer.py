@@ -10,6 +10,9 @@ Run with Debian's /usr/bin/python3 (package python3-libtorrent). Listens on
   lt_peer.py leech TORRENT SAVE_PATH HOST:PORT [DEADLINE_S]
       download from the given peer. Prints {"event": "done", ...} and
       exits 0 when every piece is verified, exits 1 at the deadline.
+  lt_peer.py leech-magnet MAGNET SAVE_PATH HOST:PORT [DEADLINE_S]
+      the same from a magnet link: the metadata (BEP 9) and, for v2, the
+      piece layers (BEP 52 hash requests) come from the peer too.
 
 Options through environment variables:
   LT_ENCRYPTION=forced|enabled|disabled   (default: enabled)
@@ -42,7 +45,8 @@ def session():
         # try uTP first and fall back to TCP after a timeout.
         "enable_outgoing_utp": False, "enable_incoming_utp": False,
         "alert_mask": lt.alert.category_t.status_notification
-        | lt.alert.category_t.error_notification,
+        | lt.alert.category_t.error_notification
+        | lt.alert.category_t.storage_notification,
         # Loopback benchmarks: do not throttle.
         "connections_limit": 200,
     }
@@ -105,10 +109,15 @@ def seed(torrent, save_path):
         ses.pop_alerts()
 
 
-def leech(torrent, save_path, peer, deadline_s):
+def leech(torrent, save_path, peer, deadline_s, magnet=False):
     ses = session()
-    ti = lt.torrent_info(torrent)
-    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    if magnet:
+        params = lt.parse_magnet_uri(torrent)
+        params.save_path = save_path
+        h = ses.add_torrent(params)
+    else:
+        ti = lt.torrent_info(torrent)
+        h = ses.add_torrent({"ti": ti, "save_path": save_path})
     host, port = peer.rsplit(":", 1)
     start = time.monotonic()
     deadline = start + deadline_s
@@ -121,11 +130,13 @@ def leech(torrent, save_path, peer, deadline_s):
                 sys.exit(1)
         st = h.status()
         if st.state in (lt.torrent_status.downloading, lt.torrent_status.finished,
-                        lt.torrent_status.seeding) and not connected:
+                        lt.torrent_status.seeding,
+                        lt.torrent_status.downloading_metadata) and not connected:
             h.connect_peer((host, int(port)))
             connected = True
         if st.is_seeding or st.is_finished:
             took = time.monotonic() - start
+            flush(ses, h)
             emit({"event": "done", "seconds": took, "progress": st.progress,
                   "downloaded": st.total_payload_download,
                   "pieces": sum(1 for p in st.pieces if p)})
@@ -137,11 +148,25 @@ def leech(torrent, save_path, peer, deadline_s):
     sys.exit(1)
 
 
+def flush(ses, h):
+    """Waits until libtorrent has written everything to disk: a piece
+    counts as finished once hashed, possibly before its file is written."""
+    h.flush_cache()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ses.wait_for_alert(100)
+        if any(isinstance(a, lt.cache_flushed_alert) for a in ses.pop_alerts()):
+            return
+    emit({"event": "error", "message": "disk cache not flushed in 10 s"})
+    sys.exit(1)
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "seed":
         seed(argv[2], argv[3])
-    elif len(argv) >= 5 and argv[1] == "leech":
-        leech(argv[2], argv[3], argv[4], float(argv[5]) if len(argv) > 5 else 120.0)
+    elif len(argv) >= 5 and argv[1] in ("leech", "leech-magnet"):
+        leech(argv[2], argv[3], argv[4], float(argv[5]) if len(argv) > 5 else 120.0,
+              magnet=argv[1] == "leech-magnet")
     else:
         sys.exit(__doc__)
 

@@ -163,3 +163,120 @@ fn btl_seed_to_libtorrent_v2() {
 fn btl_seed_to_libtorrent_hybrid() {
     btl_seeds_libtorrent_gets("--hybrid");
 }
+
+// ---- v2 magnets: piece layers through BEP 52 hash requests ----
+
+/// The standard payload plus `huge.bin`, 521 pieces of 64 KiB: its piece
+/// layer (padded to 1024) takes two hash requests of 512, the second mostly
+/// padding. `big.bin` (49 pieces) takes one; the small files have no layer.
+fn setup_layers(dir: &Path, flag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let seed_dir = dir.join("seed");
+    let payload = make_payload(&seed_dir, "payload", (3 << 20) + 4321);
+    std::fs::write(
+        payload.join("huge.bin"),
+        pseudo_random(11, 520 * 65536 + 77),
+    )
+    .unwrap();
+    let torrent = dir.join(format!("payload{flag}.torrent"));
+    run_ok(
+        btl()
+            .arg("create")
+            .arg(&payload)
+            .args([flag, "--piece-size", "65536", "--no-date", "-o"])
+            .arg(&torrent),
+    );
+    (seed_dir, torrent)
+}
+
+fn magnet_of(torrent: &Path) -> String {
+    let info = run_json(btl().arg("info").arg("--json").arg(torrent));
+    info["magnet"].as_str().expect("magnet").to_owned()
+}
+
+fn libtorrent_seeds_btl_gets_magnet(flag: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup_layers(tmp.path(), flag);
+    let (_seeder, port) = lt_seed(tmp.path(), &torrent, &seed_dir);
+    let magnet = magnet_of(&torrent);
+    let mut get = btl_get(tmp.path(), &magnet, &format!("127.0.0.1:{port}"), &[]);
+    let done = get.wait_event("complete", DEADLINE);
+    assert_eq!(done["hash_failures"], 0);
+    assert!(get.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("down"));
+    // The cached metadata now carries the piece layers, exactly the
+    // creator's: a restart verifies without asking peers again.
+    let cached: Vec<_> = std::fs::read_dir(tmp.path().join("state/torrents"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let original = run_json(btl().arg("info").arg("--json").arg(&torrent));
+    let saved = run_json(btl().arg("info").arg("--json").arg(&cached[0]));
+    assert_eq!(saved["files"], original["files"]);
+    assert_eq!(saved["info_hash_v2"], original["info_hash_v2"]);
+    // `piece layers` is the last key of both files: same bytes to the end.
+    let layers = |p: &Path| {
+        let bytes = std::fs::read(p).unwrap();
+        let at = bytes
+            .windows(15)
+            .position(|w| w == b"12:piece layers")
+            .expect("piece layers");
+        bytes[at..].to_vec()
+    };
+    assert_eq!(layers(&cached[0]), layers(&torrent));
+}
+
+#[test]
+fn libtorrent_seeder_to_btl_get_v2_magnet() {
+    libtorrent_seeds_btl_gets_magnet("--v2");
+}
+
+#[test]
+fn libtorrent_seeder_to_btl_get_hybrid_magnet() {
+    libtorrent_seeds_btl_gets_magnet("--hybrid");
+}
+
+fn btl_seeds_libtorrent_gets_magnet(flag: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup_layers(tmp.path(), flag);
+    let mut seed_cmd = btl();
+    seed_cmd
+        .arg("seed")
+        .arg(&torrent)
+        .arg("--data")
+        .arg(&seed_dir)
+        .args([
+            "--json",
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.1",
+            "--state-dir",
+        ])
+        .arg(tmp.path().join("seed-state"));
+    let mut seeder = Spawned::start(seed_cmd, "btl-seed", tmp.path());
+    let ready = seeder.wait_event("seeding", DEADLINE);
+    assert_eq!(ready["have_pieces"], ready["pieces"]);
+    let port = ready["port"].as_u64().unwrap();
+    let down = tmp.path().join("down");
+    std::fs::create_dir_all(&down).unwrap();
+    let mut cmd = lt_peer();
+    cmd.arg("leech-magnet")
+        .arg(magnet_of(&torrent))
+        .arg(&down)
+        .arg(format!("127.0.0.1:{port}"));
+    let mut leech = Spawned::start(cmd, "lt-leech", tmp.path());
+    let done = leech.wait_event("done", DEADLINE);
+    assert_eq!(done["progress"], 1.0);
+    assert_same_tree(&seed_dir, &down);
+}
+
+#[test]
+fn btl_seed_to_libtorrent_v2_magnet() {
+    btl_seeds_libtorrent_gets_magnet("--v2");
+}
+
+#[test]
+fn btl_seed_to_libtorrent_hybrid_magnet() {
+    btl_seeds_libtorrent_gets_magnet("--hybrid");
+}

@@ -160,7 +160,7 @@ impl FileTree {
             return None;
         }
         let span = length.checked_next_power_of_two()?.max(2);
-        if index % span != 0 {
+        if !index.is_multiple_of(span) {
             return None;
         }
         let end = u64::from(index) + u64::from(length);
@@ -179,7 +179,9 @@ impl FileTree {
     /// The layers whose uncles a `hashes` message for this range carries,
     /// given `k` from [`FileTree::range`].
     fn uncle_layers(&self, base: u32, k: u32, proof_layers: u32) -> std::ops::Range<u32> {
-        let top = base.saturating_add(proof_layers).min(self.height.saturating_sub(1));
+        let top = base
+            .saturating_add(proof_layers)
+            .min(self.height.saturating_sub(1));
         (base + k)..(top + 1).max(base + k)
     }
 }
@@ -396,7 +398,10 @@ mod tests {
         // 9 pieces and a bit: 37 leaves -> 64, piece layer 16 wide.
         let t = FileTree::new(9 * PL + 10, PL).unwrap();
         assert_eq!((t.height, t.pieces, t.width(2)), (6, 10, 16));
-        assert_eq!((t.real_width(2), t.real_width(3), t.real_width(6)), (10, 5, 1));
+        assert_eq!(
+            (t.real_width(2), t.real_width(3), t.real_width(6)),
+            (10, 5, 1)
+        );
     }
 
     #[test]
@@ -442,8 +447,11 @@ mod tests {
                                 continue;
                             }
                             let nodes = verify_hashes(&t, &root, &msg).unwrap();
-                            assert_eq!(nodes, &full.layer(base as usize).unwrap()
-                                [index as usize..(index + length) as usize]);
+                            assert_eq!(
+                                nodes,
+                                &full.layer(base as usize).unwrap()
+                                    [index as usize..(index + length) as usize]
+                            );
                             // Each requested node with the in-range siblings
                             // and the uncles is a plain Merkle proof.
                             let proof_part = &msg.hashes[length as usize..];
@@ -484,11 +492,17 @@ mod tests {
         // 600 pieces: padded layer of 1024, two 512-hash chunks; the second
         // covers 88 real pieces and 424 pad nodes.
         let t = FileTree::new(599 * PL + 5, PL).unwrap();
-        assert_eq!((t.width(2), chunk_length(&t), chunk_count(&t)), (1024, 512, 2));
+        assert_eq!(
+            (t.width(2), chunk_length(&t), chunk_count(&t)),
+            (1024, 512, 2)
+        );
         let layer: Vec<Sha256Hash> = (0..600u32).map(|i| hash_block(&i.to_be_bytes())).collect();
         let up = UpperLayers::build(t, &layer).unwrap();
         let root = up.root(&layer).unwrap();
-        assert_eq!(merkle::root_from_piece_layer(&layer, 599 * PL + 5, PL), Some(root));
+        assert_eq!(
+            merkle::root_from_piece_layer(&layer, 599 * PL + 5, PL),
+            Some(root)
+        );
         let mut got = Vec::new();
         for c in 0..chunk_count(&t) {
             let r = piece_layer_request(&t, root, c);
@@ -523,14 +537,33 @@ mod tests {
         let up = UpperLayers::build(t, &layer).unwrap();
         let answer = |b, i, n, p| up.answer(&layer, &req(root, b, i, n, p));
         assert_eq!(answer(0, 0, 2, 3), Err(RejectReason::Layer(0)));
-        assert_eq!(answer(t.height + 1, 0, 2, 0), Err(RejectReason::Layer(t.height + 1)));
-        assert_eq!(answer(2, 0, 3, 0), Err(RejectReason::Range), "not a power of two");
+        assert_eq!(
+            answer(t.height + 1, 0, 2, 0),
+            Err(RejectReason::Layer(t.height + 1))
+        );
+        assert_eq!(
+            answer(2, 0, 3, 0),
+            Err(RejectReason::Range),
+            "not a power of two"
+        );
         assert_eq!(answer(2, 2, 4, 0), Err(RejectReason::Range), "misaligned");
-        assert_eq!(answer(2, 32, 2, 0), Err(RejectReason::Range), "past the end");
+        assert_eq!(
+            answer(2, 32, 2, 0),
+            Err(RejectReason::Range),
+            "past the end"
+        );
         assert_eq!(answer(2, 0, 0, 0), Err(RejectReason::Range));
-        assert_eq!(answer(2, 0, 64, 0), Err(RejectReason::Range), "wider than the layer");
+        assert_eq!(
+            answer(2, 0, 64, 0),
+            Err(RejectReason::Range),
+            "wider than the layer"
+        );
         assert!(answer(2, 30, 2, 0).is_ok(), "padding nodes are served");
-        assert_eq!(answer(t.height, 0, 1, 0), Err(RejectReason::Range), "the root");
+        assert_eq!(
+            answer(t.height, 0, 1, 0),
+            Err(RejectReason::Range),
+            "the root"
+        );
         assert_eq!(answer(2, 4, 1, 0), Err(RejectReason::Range), "one node");
         assert!(answer(2, 20, 1, 5).is_err(), "one node, not the last");
         assert!(answer(2, 18, 2, 5).is_ok());
@@ -557,16 +590,25 @@ mod tests {
         assert_eq!(verify_hashes(&t, &root, &bad), Err(HashesError::Proof));
         let mut bad = good.clone();
         bad.hashes.pop();
-        assert!(matches!(verify_hashes(&t, &root, &bad), Err(HashesError::Count { .. })));
+        assert!(matches!(
+            verify_hashes(&t, &root, &bad),
+            Err(HashesError::Count { .. })
+        ));
         let mut bad = good.clone();
         bad.hashes.push(root);
-        assert!(matches!(verify_hashes(&t, &root, &bad), Err(HashesError::Count { .. })));
+        assert!(matches!(
+            verify_hashes(&t, &root, &bad),
+            Err(HashesError::Count { .. })
+        ));
         // Right hashes, claimed at another index.
         let mut bad = good.clone();
         bad.request.index = 16;
         assert_eq!(verify_hashes(&t, &root, &bad), Err(HashesError::Proof));
         // Against another root.
-        assert_eq!(verify_hashes(&t, &pad_hash(9), &good), Err(HashesError::Proof));
+        assert_eq!(
+            verify_hashes(&t, &pad_hash(9), &good),
+            Err(HashesError::Proof)
+        );
         // Swapped halves of the range.
         let mut bad = good;
         bad.hashes[..8].rotate_left(4);

@@ -18,6 +18,7 @@
 pub mod conn;
 pub mod crypt;
 pub mod hashes;
+pub mod layers;
 pub mod metadata;
 pub mod ratelimit;
 pub mod session;

@@ -106,6 +106,9 @@ pub enum Command {
     DialFailed(SocketAddr),
     /// Save state and stop; the reply comes when the journal is closed.
     Shutdown(oneshot::Sender<Result<(), String>>),
+    /// The torrent as it is now: with the piece layers fetched from peers
+    /// (BEP 52) since it started.
+    Metadata(oneshot::Sender<Arc<Torrent>>),
 }
 
 /// The result of hashing (and writing) a piece.
@@ -146,6 +149,18 @@ impl TorrentHandle {
     /// Dials another peer.
     pub async fn add_peer(&self, addr: SocketAddr) {
         let _ = self.tx.send(Input::Command(Command::AddPeer(addr))).await;
+    }
+
+    /// The torrent's metadata as it is now: a magnet download's gains the
+    /// piece layers fetched from peers (see [`crate::layers`]).
+    pub async fn metadata(&self) -> Result<Arc<Torrent>, TorrentError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Command(Command::Metadata(reply)))
+            .await
+            .map_err(|_| TorrentError::Stopped("already stopped".into()))?;
+        rx.await
+            .map_err(|_| TorrentError::Stopped("actor ended".into()))
     }
 
     /// Saves progress durably and stops the torrent.
@@ -235,7 +250,8 @@ pub async fn add_torrent(
     };
     let mut swarm = Swarm::new(geometry, swarm_have, config, Instant::now());
     let priorities = piece_priorities(&layout, add.wanted_files.as_deref());
-    swarm.set_wanted(priorities.clone());
+    // Pieces that cannot be verified yet (piece layer not known) wait.
+    swarm.set_wanted(crate::layers::effective_priorities(&priorities, &hashes));
     swarm.set_sequential(add.sequential);
 
     let (tx, rx) = mpsc::channel::<Input>(1024);
@@ -280,6 +296,7 @@ pub async fn add_torrent(
         failed: None,
         ext: ExtensionConfig::default(),
         known: HashMap::new(),
+        v2: crate::layers::HashExchange::new(&add.torrent, add.wanted_files.as_deref()),
     };
     for addr in &add.peers {
         actor.known.insert(*addr, Redial::default());
@@ -439,6 +456,8 @@ struct Actor {
     ext: ExtensionConfig,
     /// Addresses we dial (given by the user or learnt), and when to retry.
     known: HashMap<SocketAddr, Redial>,
+    /// BEP 52 hash requests: served, and sent for missing piece layers.
+    v2: crate::layers::HashExchange,
 }
 
 /// Dialling state of a known address.
@@ -535,6 +554,7 @@ impl Actor {
                 self.swarm.handle_timeout(now);
             }
             self.redial_due(now);
+            self.poll_layers(now);
             self.drain_actions(now);
             if now >= next_stats {
                 self.publish(now);
@@ -565,7 +585,11 @@ impl Actor {
                         self.down_meter.add(now, b.data.len() as u64);
                         self.swarm.peer_message(peer, msg, now);
                     }
-                    Message::HashRequest(_) | Message::Hashes(_) | Message::HashReject(_) => {}
+                    Message::HashRequest(_) | Message::Hashes(_) | Message::HashReject(_) => {
+                        if let Some(reply) = self.v2.on_message(peer, msg, &self.torrent, now) {
+                            self.send(peer, Out::Msg(reply));
+                        }
+                    }
                     other => self.swarm.peer_message(peer, other, now),
                 }
             }
@@ -573,6 +597,7 @@ impl Actor {
                 if let Some(p) = self.peers.remove(&peer) {
                     tracing::debug!(peer, %reason, "peer closed");
                     self.swarm.peer_disconnected(peer, now);
+                    self.v2.peer_closed(peer);
                     self.schedule_redial(p.addr, now, false);
                 }
             }
@@ -590,6 +615,9 @@ impl Actor {
             }
             Input::Command(Command::DialFailed(addr)) => self.schedule_redial(addr, now, true),
             Input::Command(Command::Shutdown(reply)) => return Some(reply),
+            Input::Command(Command::Metadata(reply)) => {
+                let _ = reply.send(self.torrent.clone());
+            }
         }
         None
     }
@@ -655,6 +683,7 @@ impl Actor {
             },
         );
         self.swarm.peer_connected(c.key, caps, now);
+        self.v2.peer_connected(c.key, &c.handshake, now);
         // The swarm's first message (bitfield / have all / have none) goes
         // out before the extension handshake.
         self.drain_actions(now);
@@ -780,6 +809,26 @@ impl Actor {
             let _ = p.out.send(Out::Close);
             let _ = p.addr;
             self.swarm.peer_disconnected(peer, now);
+            self.v2.peer_closed(peer);
+        }
+    }
+
+    /// BEP 52: asks v2 peers for the piece layers still missing; once a
+    /// layer is proven, its file's pieces become verifiable, and wanted
+    /// again as the user asked.
+    fn poll_layers(&mut self, now: Instant) {
+        if self.v2.fetching() {
+            let swarm = &self.swarm;
+            let asks = self
+                .v2
+                .poll(now, |k| swarm.peer_stats(k).map_or(0, |s| s.pieces));
+            for (peer, msg) in asks {
+                self.send(peer, Out::Msg(msg));
+            }
+        }
+        if self.v2.apply_completed(&mut self.torrent, &mut self.hashes) {
+            let wanted = crate::layers::effective_priorities(&self.priorities, &self.hashes);
+            self.swarm.set_wanted(wanted);
         }
     }
 

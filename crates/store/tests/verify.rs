@@ -147,7 +147,10 @@ fn unknown_piece_layers() {
     let mut h = h;
     assert_eq!(h.add_piece_layer(&t, &root), layer.len() as u32);
     assert_eq!(h, rebuilt);
-    assert_eq!(h.add_piece_layer(&t, &v2.torrent.info_hashes().v2().unwrap()), 0);
+    assert_eq!(
+        h.add_piece_layer(&t, &v2.torrent.info_hashes().v2().unwrap()),
+        0
+    );
 }
 
 #[test]
