@@ -53,7 +53,16 @@ def session():
     limit = int(os.environ.get("LT_UPLOAD_LIMIT", "0"))
     if limit:
         settings["upload_rate_limit"] = limit
-    return lt.session(settings)
+    ses = lt.session(settings)
+    if limit:
+        # libtorrent exempts local-network peers (loopback included) from
+        # rate limits: put every address in the global class instead.
+        f = lt.ip_filter()
+        flags = 1 << lt.session.global_peer_class_id
+        f.add_rule("0.0.0.0", "255.255.255.255", flags)
+        f.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", flags)
+        ses.set_peer_class_filter(f)
+    return ses
 
 
 def emit(obj):

@@ -35,7 +35,11 @@
 //! Until its layer is known, a v2-only piece of such a file cannot be
 //! verified, so the actor gives it priority 0 ([`effective_priorities`]):
 //! it is neither requested nor written. Hybrid pieces are checked with
-//! their v1 hash meanwhile.
+//! their v1 hash meanwhile. When the torrent has a metadata path (`btl get`
+//! of a magnet: `<state>/torrents/<id>.torrent`), the layers are saved
+//! there, durably, *before* the pieces they unlock become wanted: after a
+//! crash, every piece on disk can be checked again, and a restart does not
+//! ask peers for the layers again.
 //!
 //! Memory is bounded by the torrent: a file's chunks hold at most its piece
 //! count of hashes, and only answers to our own requests' shape are kept.
@@ -50,6 +54,7 @@ use btl_store::PieceHashes;
 use btl_types::{Sha1Hash, Sha256Hash};
 use btl_wire::{Handshake, HashRequest, Hashes, Message};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -174,12 +179,23 @@ pub struct HashExchange {
     /// Files whose layer is missing, wanted ones first.
     fetch: Vec<FileFetch>,
     completed: Vec<(Sha256Hash, Vec<Sha256Hash>)>,
+    /// Where the torrent's metadata is kept up to date, if anywhere.
+    metadata_path: Option<PathBuf>,
+    /// Layers inserted but not yet saved (their pieces stay held).
+    unsaved: bool,
+    last_save: Option<Instant>,
 }
 
 impl HashExchange {
     /// The exchange for `torrent`; `wanted_files` (indices into
     /// `Torrent::files`, `None`: all) orders the layer fetches.
-    pub fn new(torrent: &Torrent, wanted_files: Option<&[bool]>) -> HashExchange {
+    /// `metadata_path`, if given, is rewritten with the piece layers as
+    /// they arrive (see [`HashExchange::apply_completed`]).
+    pub fn new(
+        torrent: &Torrent,
+        wanted_files: Option<&[bool]>,
+        metadata_path: Option<PathBuf>,
+    ) -> HashExchange {
         let hashes = torrent.info_hashes();
         let mut trees = HashMap::new();
         let mut fetch: Vec<FileFetch> = Vec::new();
@@ -214,6 +230,9 @@ impl HashExchange {
             peers: HashMap::new(),
             fetch,
             completed: Vec::new(),
+            metadata_path,
+            unsaved: false,
+            last_save: None,
         }
     }
 
@@ -546,20 +565,28 @@ impl HashExchange {
     }
 
     /// Inserts the completed layers into `torrent` and `hashes` (cloning
-    /// either only if it is shared). Returns whether anything changed, in
-    /// which case the caller recomputes the piece priorities.
+    /// either only if it is shared). Returns true when the pieces of the
+    /// files whose layers arrived may now be wanted, and the caller must
+    /// recompute the priorities ([`effective_priorities`]).
+    ///
+    /// With a metadata path, the torrent with its layers is saved there
+    /// first (and durably), so that a restart after a crash can check the
+    /// pieces those layers let us write. Saves are batched: at most one per
+    /// [`SAVE_EVERY`] while layers are still being fetched, and one when
+    /// the last arrives; held pieces wait for it. A failed save is logged
+    /// and the pieces are released anyway (a restart would then fetch the
+    /// layers and those pieces again).
     pub fn apply_completed(
         &mut self,
         torrent: &mut Arc<Torrent>,
         hashes: &mut Arc<PieceHashes>,
+        now: Instant,
     ) -> bool {
-        let done = self.take_completed();
-        let mut changed = false;
-        for (root, layer) in done {
+        for (root, layer) in self.take_completed() {
             match Arc::make_mut(torrent).insert_piece_layer(root, &layer) {
                 Ok(()) => {
                     Arc::make_mut(hashes).add_piece_layer(torrent, &root);
-                    changed = true;
+                    self.unsaved = true;
                 }
                 Err(e) => {
                     // Cannot happen for proven chunks; fetch it again.
@@ -575,8 +602,79 @@ impl HashExchange {
                 }
             }
         }
-        changed
+        if !self.unsaved {
+            return false;
+        }
+        if let Some(path) = &self.metadata_path {
+            let due = !self.fetching()
+                || self
+                    .last_save
+                    .is_none_or(|t| now.saturating_duration_since(t) >= SAVE_EVERY);
+            if !due {
+                return false;
+            }
+            match save_metadata(path, torrent) {
+                Ok(()) => {
+                    tracing::debug!(path = %path.display(), "saved the metadata with its piece layers")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot save the metadata")
+                }
+            }
+            self.last_save = Some(now);
+        }
+        self.unsaved = false;
+        true
     }
+}
+
+/// How often, at most, the metadata is rewritten while layers arrive.
+pub const SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// A `.torrent` holding the info dictionary (byte for byte) and the known
+/// piece layers: `d4:info<info>12:piece layersd<root><layer>...ee`, keys
+/// in bytewise order as bencode requires. Trackers and other keys outside
+/// the info dictionary are not kept.
+pub fn torrent_file_bytes(t: &Torrent) -> Vec<u8> {
+    let layers: Vec<(&Sha256Hash, &[Sha256Hash])> = t.piece_layers().collect();
+    let size: usize = layers.iter().map(|(_, l)| 48 + 32 * l.len()).sum();
+    let mut out = Vec::with_capacity(t.info_bytes().len() + size + 32);
+    out.extend_from_slice(b"d4:info");
+    out.extend_from_slice(t.info_bytes());
+    if !layers.is_empty() {
+        out.extend_from_slice(b"12:piece layersd");
+        // `piece_layers` iterates in root order, which is bytewise.
+        for (root, layer) in layers {
+            out.extend_from_slice(b"32:");
+            out.extend_from_slice(&root.0);
+            out.extend_from_slice(format!("{}:", layer.len() * 32).as_bytes());
+            for h in layer {
+                out.extend_from_slice(&h.0);
+            }
+        }
+        out.push(b'e');
+    }
+    out.push(b'e');
+    out
+}
+
+/// Writes [`torrent_file_bytes`] to `path` durably: a temporary file,
+/// synced, renamed over `path`, and the directory synced. A crash leaves
+/// either the old file or the new one.
+pub fn save_metadata(path: &Path, t: &Torrent) -> std::io::Result<()> {
+    use std::io::Write;
+    let bytes = torrent_file_bytes(t);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The priorities to give the swarm: the user's, except 0 for pieces that
@@ -673,7 +771,7 @@ mod tests {
     fn apply(x: &mut HashExchange, t: Torrent) -> Torrent {
         let mut hashes = Arc::new(PieceHashes::from_torrent(&t).unwrap());
         let mut t = Arc::new(t);
-        x.apply_completed(&mut t, &mut hashes);
+        assert!(x.apply_completed(&mut t, &mut hashes, Instant::now()));
         for p in 0..hashes.piece_count() {
             assert!(hashes.can_verify(p), "piece {p}");
         }
@@ -687,9 +785,9 @@ mod tests {
             let magnet = Torrent::from_info_bytes(full.info_bytes()).unwrap();
             assert!(!magnet.has_piece_layers());
             let now = Instant::now();
-            let mut leecher = HashExchange::new(&magnet, None);
+            let mut leecher = HashExchange::new(&magnet, None, None);
             assert!(leecher.fetching());
-            let mut seeder = HashExchange::new(&full, None);
+            let mut seeder = HashExchange::new(&full, None, None);
             assert!(!seeder.fetching());
             seeder.peer_connected(99, &handshake(true), now);
             leecher.peer_connected(1, &handshake(true), now);
@@ -710,7 +808,7 @@ mod tests {
         let full = torrent(TorrentVersion::Hybrid);
         let magnet = Torrent::from_info_bytes(full.info_bytes()).unwrap();
         let now = Instant::now();
-        let mut x = HashExchange::new(&magnet, None);
+        let mut x = HashExchange::new(&magnet, None, None);
         x.peer_connected(1, &handshake(false), now);
         assert!(x.poll(now, |_| 1).is_empty());
         // A handshake upgraded to the v2 infohash counts as v2.
@@ -720,7 +818,11 @@ mod tests {
         assert_eq!(x.poll(now, |_| 1).len(), 3);
         // In a v2-only torrent every peer is.
         let v2 = torrent(TorrentVersion::V2);
-        let mut x = HashExchange::new(&Torrent::from_info_bytes(v2.info_bytes()).unwrap(), None);
+        let mut x = HashExchange::new(
+            &Torrent::from_info_bytes(v2.info_bytes()).unwrap(),
+            None,
+            None,
+        );
         x.peer_connected(1, &handshake(false), now);
         assert_eq!(x.poll(now, |_| 1).len(), 3);
     }
@@ -730,10 +832,10 @@ mod tests {
         let full = torrent(TorrentVersion::V2);
         let magnet = Torrent::from_info_bytes(full.info_bytes()).unwrap();
         let now = Instant::now();
-        let mut leecher = HashExchange::new(&magnet, None);
-        let mut liar = HashExchange::new(&full, None);
-        let mut refuser = HashExchange::new(&magnet, None);
-        let mut honest = HashExchange::new(&full, None);
+        let mut leecher = HashExchange::new(&magnet, None, None);
+        let mut liar = HashExchange::new(&full, None, None);
+        let mut refuser = HashExchange::new(&magnet, None, None);
+        let mut honest = HashExchange::new(&full, None, None);
         for s in [&mut liar, &mut refuser, &mut honest] {
             s.peer_connected(99, &handshake(true), now);
         }
@@ -772,7 +874,7 @@ mod tests {
         let full = torrent(TorrentVersion::V2);
         let magnet = Torrent::from_info_bytes(full.info_bytes()).unwrap();
         let t0 = Instant::now();
-        let mut x = HashExchange::new(&magnet, None);
+        let mut x = HashExchange::new(&magnet, None, None);
         x.peer_connected(1, &handshake(true), t0);
         x.peer_connected(2, &handshake(true), t0);
         let first = x.poll(t0, |k| k as u32);
@@ -799,7 +901,7 @@ mod tests {
         let full = torrent(TorrentVersion::V2);
         let magnet = Torrent::from_info_bytes(full.info_bytes()).unwrap();
         let now = Instant::now();
-        let mut s = HashExchange::new(&full, None);
+        let mut s = HashExchange::new(&full, None, None);
         s.peer_connected(1, &handshake(true), now);
         let big = full.files().iter().find(|f| f.path == ["big"]).unwrap();
         let root = big.pieces_root.unwrap();
@@ -832,7 +934,7 @@ mod tests {
         };
         assert_eq!(ask(&mut s, tiny, &full), Message::HashReject(tiny));
         // Without the layer (a magnet leecher): rejected.
-        let mut m = HashExchange::new(&magnet, None);
+        let mut m = HashExchange::new(&magnet, None, None);
         m.peer_connected(1, &handshake(true), now);
         assert_eq!(ask(&mut m, req, &magnet), Message::HashReject(req));
         // A flood is cut to the burst.

@@ -52,6 +52,11 @@ pub struct AddTorrent {
     pub max_download_rate: u64,
     /// This torrent's upload limit, bytes/s (0: only the session's).
     pub max_upload_rate: u64,
+    /// Where to keep the torrent's metadata (a `.torrent`) up to date: a
+    /// magnet's piece layers, once fetched from peers, are saved there
+    /// before any piece that needs them is written (see
+    /// [`crate::layers`]). `None`: not saved.
+    pub metadata_path: Option<PathBuf>,
 }
 
 /// A snapshot of a torrent's progress, published a few times a second.
@@ -296,7 +301,11 @@ pub async fn add_torrent(
         failed: None,
         ext: ExtensionConfig::default(),
         known: HashMap::new(),
-        v2: crate::layers::HashExchange::new(&add.torrent, add.wanted_files.as_deref()),
+        v2: crate::layers::HashExchange::new(
+            &add.torrent,
+            add.wanted_files.as_deref(),
+            add.metadata_path.clone(),
+        ),
     };
     for addr in &add.peers {
         actor.known.insert(*addr, Redial::default());
@@ -826,7 +835,10 @@ impl Actor {
                 self.send(peer, Out::Msg(msg));
             }
         }
-        if self.v2.apply_completed(&mut self.torrent, &mut self.hashes) {
+        if self
+            .v2
+            .apply_completed(&mut self.torrent, &mut self.hashes, now)
+        {
             let wanted = crate::layers::effective_priorities(&self.priorities, &self.hashes);
             self.swarm.set_wanted(wanted);
         }

@@ -56,9 +56,9 @@ async fn run_async(args: Args) -> Result<()> {
         engine::event(json!({"event": "listening", "port": port}));
     }
 
-    // Where to save the metadata once the piece layers missing from a
-    // magnet's info dictionary have come from peers (BEP 52).
-    let mut save_layers_to: Option<PathBuf> = None;
+    // Where the engine saves the metadata once the piece layers missing
+    // from a magnet's info dictionary have come from peers (BEP 52).
+    let mut metadata_path: Option<PathBuf> = None;
     let torrent: Torrent = match input::load(&args.input)? {
         Source::Torrent { torrent, .. } => *torrent,
         Source::Magnet(m) => {
@@ -82,16 +82,12 @@ async fn run_async(args: Args) -> Result<()> {
                     .context("cannot fetch the torrent's metadata")?;
                 let t = Torrent::from_info_bytes(&info)
                     .context("the metadata from peers is not a valid torrent")?;
-                let mut file = b"d4:info".to_vec();
-                file.extend_from_slice(&info);
-                file.push(b'e');
-                if std::fs::create_dir_all(cached.parent().unwrap_or(&state_dir)).is_ok() {
-                    let _ = std::fs::write(&cached, &file);
-                }
+                // A restart need not ask peers again (best effort).
+                let _ = btl_net::layers::save_metadata(&cached, &t);
                 t
             };
             if t.version().has_v2() && !t.has_piece_layers() {
-                save_layers_to = Some(cached);
+                metadata_path = Some(cached);
             }
             t
         }
@@ -123,6 +119,7 @@ async fn run_async(args: Args) -> Result<()> {
             recheck: args.recheck,
             max_download_rate: 0,
             max_upload_rate: 0,
+            metadata_path,
         },
     )
     .await
@@ -151,7 +148,6 @@ async fn run_async(args: Args) -> Result<()> {
                     }
                     State::Seeding if completed_at.is_none() => {
                         completed_at = Some(started.elapsed());
-                        save_layers(&handle, &mut save_layers_to).await;
                         if !args.seed {
                             break s;
                         }
@@ -167,7 +163,6 @@ async fn run_async(args: Args) -> Result<()> {
             _ = &mut interrupted => {
                 let s = stats.borrow().clone();
                 progress.finish();
-                save_layers(&handle, &mut save_layers_to).await;
                 handle.shutdown().await.context("cannot save progress")?;
                 if completed_at.is_some() {
                     return Ok(());
@@ -190,55 +185,6 @@ async fn run_async(args: Args) -> Result<()> {
         args.engine.json,
     );
     Ok(())
-}
-
-/// Rewrites the cached metadata of a magnet with the piece layers fetched
-/// from peers, once they are all there, so a restart need not ask again.
-/// Written to a temporary file and renamed: a crash leaves the old file.
-async fn save_layers(handle: &btl_net::TorrentHandle, path: &mut Option<PathBuf>) {
-    let Some(p) = path.as_ref() else { return };
-    let Ok(t) = handle.metadata().await else {
-        return;
-    };
-    if !t.has_piece_layers() {
-        return;
-    }
-    let bytes = torrent_with_layers(&t);
-    // Never replace the cache with something that does not read back.
-    if Torrent::from_bytes(&bytes).map(|b| b.info_hashes()) != Ok(t.info_hashes()) {
-        eprintln!("warning: not caching metadata that does not parse back");
-        return;
-    }
-    let tmp = p.with_extension("torrent.tmp");
-    let saved = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, p));
-    match saved {
-        Ok(()) => *path = None,
-        Err(e) => eprintln!("warning: cannot cache the metadata in {}: {e}", p.display()),
-    }
-}
-
-/// A `.torrent` holding the info dictionary (byte for byte) and the piece
-/// layers: `d4:info<info>12:piece layersd<root><layer>...ee`, keys in
-/// bytewise order as bencode requires.
-fn torrent_with_layers(t: &Torrent) -> Vec<u8> {
-    let mut out = b"d4:info".to_vec();
-    out.extend_from_slice(t.info_bytes());
-    let mut layers = t.piece_layers().peekable();
-    if layers.peek().is_some() {
-        out.extend_from_slice(b"12:piece layersd");
-        // `piece_layers` iterates in root order, which is bytewise.
-        for (root, layer) in layers {
-            out.extend_from_slice(b"32:");
-            out.extend_from_slice(&root.0);
-            out.extend_from_slice(format!("{}:", layer.len() * 32).as_bytes());
-            for h in layer {
-                out.extend_from_slice(&h.0);
-            }
-        }
-        out.push(b'e');
-    }
-    out.push(b'e');
-    out
 }
 
 fn summary(t: &Torrent, s: &btl_net::TorrentStats, bytes: u64, took: Duration, json: bool) {

@@ -66,6 +66,7 @@ async fn run_async(args: Args) -> Result<()> {
             recheck: args.recheck,
             max_download_rate: 0,
             max_upload_rate: 0,
+            metadata_path: None,
         },
     )
     .await
