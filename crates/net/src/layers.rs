@@ -12,9 +12,12 @@
 //! kept in a cache of at most [`CACHE_NODES`] nodes (least recently used
 //! trees go first; the tree in use is kept even if it alone is larger).
 //! Requests below the piece layer (block hashes), for unknown roots or
-//! layers we do not have yet, or over a per-peer rate (a burst of
-//! [`SERVE_BURST`], then [`SERVE_PER_SEC`] a second) are rejected with a
-//! `hash reject`, which costs no more than the request.
+//! layers we do not have yet, or over a per-peer budget (a request costs
+//! the hashes it asks for plus [`SERVE_REQUEST_COST`]; a burst of
+//! [`SERVE_BURST`], then [`SERVE_PER_SEC`] a second: 1 MiB, then 512 KiB/s
+//! of answers) are rejected with a `hash reject`, which costs no more than
+//! the request. The answers go out on the connection's queue, so the
+//! budget also bounds what a peer that does not read can make us buffer.
 //!
 //! # Fetching
 //!
@@ -46,7 +49,7 @@
 
 use crate::hashes::{
     chunk_count, chunk_length, piece_layer_request, verify_hashes, FileTree, RejectReason,
-    UpperLayers,
+    UpperLayers, MAX_SERVE_LENGTH,
 };
 use crate::PeerKey;
 use btl_metainfo::torrent::Torrent;
@@ -60,12 +63,15 @@ use std::time::{Duration, Instant};
 
 /// Most tree nodes (32 bytes each) kept in the serving cache: 64 MiB.
 pub const CACHE_NODES: usize = 1 << 21;
-/// Hash requests a peer may send at once before being rate limited.
-pub const SERVE_BURST: f64 = 64.0;
-/// Hash requests a peer may send per second, sustained.
-pub const SERVE_PER_SEC: f64 = 32.0;
+/// Hashes a peer may ask for at once before being rate limited.
+pub const SERVE_BURST: f64 = 32_768.0;
+/// Hashes a peer may ask for per second, sustained.
+pub const SERVE_PER_SEC: f64 = 16_384.0;
 /// Our hash requests outstanding with one peer.
-pub const MAX_IN_FLIGHT_PER_PEER: u32 = 4;
+pub const MAX_IN_FLIGHT_PER_PEER: u32 = 16;
+/// What a hash request costs on top of the hashes it asks for (the
+/// message, the lookup): many tiny requests are limited too.
+pub const SERVE_REQUEST_COST: f64 = 16.0;
 /// How long a peer has to answer a hash request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Bad answers (wrong proof) after which a peer is not asked again.
@@ -330,15 +336,15 @@ impl HashExchange {
         torrent: &Torrent,
         now: Instant,
     ) -> Result<Vec<Sha256Hash>, RejectReason> {
-        if let Some(p) = self.peers.get_mut(&peer) {
-            let elapsed = now.saturating_duration_since(p.refilled).as_secs_f64();
-            p.tokens = (p.tokens + elapsed * SERVE_PER_SEC).min(SERVE_BURST);
-            p.refilled = now;
-            if p.tokens < 1.0 {
-                return Err(RejectReason::RateLimited);
-            }
-            p.tokens -= 1.0;
+        let p = self.peers.get_mut(&peer).ok_or(RejectReason::RateLimited)?;
+        let elapsed = now.saturating_duration_since(p.refilled).as_secs_f64();
+        p.tokens = (p.tokens + elapsed * SERVE_PER_SEC).min(SERVE_BURST);
+        p.refilled = now;
+        let cost = SERVE_REQUEST_COST + f64::from(req.length.min(MAX_SERVE_LENGTH));
+        if p.tokens < cost {
+            return Err(RejectReason::RateLimited);
         }
+        p.tokens -= cost;
         let tree = *self
             .trees
             .get(&req.pieces_root)
@@ -938,10 +944,23 @@ mod tests {
         m.peer_connected(1, &handshake(true), now);
         assert_eq!(ask(&mut m, req, &magnet), Message::HashReject(req));
         // A flood is cut to the burst.
+        s.peer_connected(2, &handshake(true), now);
         let answered = (0..200)
-            .filter(|_| matches!(ask(&mut s, req, &full), Message::Hashes(_)))
+            .filter(|_| {
+                matches!(
+                    s.on_message(2, Message::HashRequest(req), &full, now),
+                    Some(Message::Hashes(_))
+                )
+            })
             .count();
-        assert!(answered <= SERVE_BURST as usize, "{answered}");
+        let each = SERVE_REQUEST_COST + f64::from(req.length);
+        assert_eq!(answered, (SERVE_BURST / each) as usize);
+        // It comes back with time.
+        let later = now + Duration::from_secs(1);
+        assert!(matches!(
+            s.on_message(2, Message::HashRequest(req), &full, later),
+            Some(Message::Hashes(_))
+        ));
         // The cache holds one tree per served file.
         assert_eq!(s.cache.trees.len(), 1);
     }
