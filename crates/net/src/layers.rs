@@ -190,6 +190,7 @@ pub struct HashExchange {
     /// Layers inserted but not yet saved (their pieces stay held).
     unsaved: bool,
     last_save: Option<Instant>,
+    next_timeout_scan: Option<Instant>,
 }
 
 impl HashExchange {
@@ -239,6 +240,7 @@ impl HashExchange {
             metadata_path,
             unsaved: false,
             last_save: None,
+            next_timeout_scan: None,
         }
     }
 
@@ -480,8 +482,13 @@ impl HashExchange {
         if self.fetch.is_empty() {
             return out;
         }
-        // Time out what was asked too long ago.
-        for f in &mut self.fetch {
+        // Time out what was asked too long ago (a scan a second is enough
+        // for a 15 s timeout).
+        let scan = self.next_timeout_scan.is_none_or(|t| now >= t);
+        if scan {
+            self.next_timeout_scan = Some(now + Duration::from_secs(1));
+        }
+        for f in self.fetch.iter_mut().filter(|_| scan) {
             for c in &mut f.chunks {
                 if let Chunk::InFlight {
                     peer,
@@ -516,8 +523,20 @@ impl HashExchange {
             return out;
         }
         candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        // Requests the candidates can still take: stop scanning at zero.
+        let mut room: u32 = candidates
+            .iter()
+            .filter_map(|(_, k)| self.peers.get(k))
+            .map(|p| MAX_IN_FLIGHT_PER_PEER.saturating_sub(p.in_flight))
+            .sum();
         for f in &mut self.fetch {
+            if room == 0 {
+                break;
+            }
             for (ci, c) in f.chunks.iter_mut().enumerate() {
+                if room == 0 {
+                    break;
+                }
                 let Chunk::Missing {
                     retry_at,
                     refused,
@@ -550,6 +569,7 @@ impl HashExchange {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.in_flight += 1;
                 }
+                room -= 1;
                 let req = piece_layer_request(&f.tree, f.root, ci as u32);
                 tracing::debug!(peer, ?req, "requesting piece layer hashes");
                 *c = Chunk::InFlight {
