@@ -15,6 +15,7 @@
 //! State has one owner: the actor. Connection tasks hold only their socket
 //! half and a channel; nothing is shared behind a lock on the hot path.
 
+pub mod announce;
 pub mod conn;
 pub mod crypt;
 pub mod hashes;
@@ -23,6 +24,7 @@ pub mod metadata;
 pub mod ratelimit;
 pub mod session;
 pub mod torrent;
+pub mod tracker_client;
 
 pub use btl_swarm::PeerKey;
 pub use session::{Session, SessionConfig};

@@ -57,6 +57,8 @@ pub struct AddTorrent {
     /// before any piece that needs them is written (see
     /// [`crate::layers`]). `None`: not saved.
     pub metadata_path: Option<PathBuf>,
+    /// Tracker tiers to announce to (BEP 12); empty: no trackers.
+    pub trackers: Vec<Vec<String>>,
 }
 
 /// A snapshot of a torrent's progress, published a few times a second.
@@ -301,6 +303,7 @@ pub async fn add_torrent(
         failed: None,
         ext: ExtensionConfig::default(),
         known: HashMap::new(),
+        announcer: None,
         v2: crate::layers::HashExchange::new(
             &add.torrent,
             add.wanted_files.as_deref(),
@@ -310,6 +313,32 @@ pub async fn add_torrent(
     for addr in &add.peers {
         actor.known.insert(*addr, Redial::default());
         session.connect(wire_id, *addr);
+    }
+    if !add.trackers.is_empty() {
+        let hashes = add.torrent.info_hashes();
+        let mut ids = vec![wire_id];
+        if let btl_types::InfoHashes::Hybrid(_, v2) = hashes {
+            ids.push(v2.truncated());
+        }
+        let wanted_bytes = wanted_payload_bytes(&add.torrent, add.wanted_files.as_deref());
+        let cfg = crate::announce::AnnouncerConfig {
+            tiers: add.trackers.clone(),
+            ids,
+            peer_id: session.peer_id(),
+            port: session.local_addrs().first().map_or(0, |a| a.port()),
+            bind: session
+                .local_addrs()
+                .first()
+                .map(|a| a.ip())
+                .filter(|ip| !ip.is_unspecified()),
+            piece_length: add.torrent.piece_length(),
+            wanted_bytes,
+        };
+        actor.announcer = Some(crate::announce::spawn(
+            cfg,
+            actor.stats.subscribe(),
+            tx.clone(),
+        ));
     }
     tokio::spawn(actor.run(rx));
     Ok(TorrentHandle {
@@ -418,6 +447,16 @@ fn open_data(
     Ok((layout, Arc::new(storage), Arc::new(hashes), resume, have))
 }
 
+/// Payload bytes of the wanted files (pad files excluded).
+fn wanted_payload_bytes(t: &Torrent, wanted: Option<&[bool]>) -> u64 {
+    t.files()
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !f.attr.pad && wanted.is_none_or(|w| w.get(*i).copied().unwrap_or(false)))
+        .map(|(_, f)| f.length)
+        .sum()
+}
+
 fn piece_priorities(layout: &Layout, wanted: Option<&[bool]>) -> Vec<u8> {
     let count = layout.piece_count() as usize;
     let Some(wanted) = wanted else {
@@ -443,6 +482,8 @@ struct Peer {
 }
 
 struct Actor {
+    /// The tracker announcer, stopped (with a `stopped` announce) with us.
+    announcer: Option<crate::announce::AnnouncerHandle>,
     session: Session,
     wire_id: Sha1Hash,
     torrent: Arc<Torrent>,
@@ -910,6 +951,9 @@ impl Actor {
         }
         let result = self.disk.close().await;
         self.publish(Instant::now());
+        if let Some(a) = self.announcer.take() {
+            a.stop(Duration::from_secs(3)).await;
+        }
         let _ = reply.send(result);
     }
 }

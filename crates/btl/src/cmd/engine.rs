@@ -33,6 +33,13 @@ pub struct EngineArgs {
     /// absent: unlimited.
     #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_DOWN", value_name = "RATE")]
     pub max_down: Option<u64>,
+    /// Do not announce to the torrent's trackers.
+    #[arg(long, env = "BTL_NO_TRACKERS")]
+    pub no_trackers: bool,
+    /// An extra tracker to announce to (http:// or udp://); repeat for
+    /// several. Used even with --no-trackers.
+    #[arg(long = "tracker", value_name = "URL")]
+    pub extra_trackers: Vec<String>,
     /// Upload limit per second, e.g. 500K or 10M; 0 or absent: unlimited.
     #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_UP", value_name = "RATE")]
     pub max_up: Option<u64>,
@@ -98,6 +105,23 @@ impl EngineArgs {
                 )
             }),
         }
+    }
+}
+
+impl EngineArgs {
+    /// The tracker tiers to use: the torrent's (unless --no-trackers), then
+    /// each --tracker as a tier of its own.
+    pub fn tracker_tiers(&self, from_torrent: &[Vec<String>]) -> Vec<Vec<String>> {
+        let mut tiers: Vec<Vec<String>> = if self.no_trackers {
+            Vec::new()
+        } else {
+            from_torrent.to_vec()
+        };
+        for t in &self.extra_trackers {
+            tiers.push(vec![t.clone()]);
+        }
+        tiers.retain(|t| !t.is_empty());
+        tiers
     }
 }
 

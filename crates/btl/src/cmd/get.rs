@@ -59,6 +59,7 @@ async fn run_async(args: Args) -> Result<()> {
     // Where the engine saves the metadata once the piece layers missing
     // from a magnet's info dictionary have come from peers (BEP 52).
     let mut metadata_path: Option<PathBuf> = None;
+    let mut magnet_trackers: Vec<Vec<String>> = Vec::new();
     let torrent: Torrent = match input::load(&args.input)? {
         Source::Torrent { torrent, .. } => *torrent,
         Source::Magnet(m) => {
@@ -66,6 +67,30 @@ async fn run_async(args: Args) -> Result<()> {
             for p in &m.peers {
                 if let Ok(a) = p.to_string().parse() {
                     peers.push(a);
+                }
+            }
+            magnet_trackers = m.trackers.iter().map(|t| vec![t.clone()]).collect();
+            // Peers for the metadata: ask the magnet's trackers first.
+            for tier in args.engine.tracker_tiers(&magnet_trackers) {
+                for url in tier {
+                    let params = btl_net::tracker_client::AnnounceParams {
+                        info_hash: hashes.wire_id(),
+                        peer_id: session.peer_id(),
+                        port,
+                        uploaded: 0,
+                        downloaded: 0,
+                        left: u64::MAX >> 1,
+                        event: btl_tracker_proto::Event::None,
+                        numwant: 50,
+                        key: 0,
+                        bind: Some(args.engine.listen).filter(|ip| !ip.is_unspecified()),
+                    };
+                    match btl_net::tracker_client::announce(&url, &params, Duration::from_secs(15))
+                        .await
+                    {
+                        Ok(r) => peers.extend(r.peers),
+                        Err(e) => eprintln!("warning: {e}"),
+                    }
                 }
             }
             let cached = state_dir
@@ -120,6 +145,11 @@ async fn run_async(args: Args) -> Result<()> {
             max_download_rate: 0,
             max_upload_rate: 0,
             metadata_path,
+            trackers: {
+                let mut tiers = torrent.trackers().to_vec();
+                tiers.extend(magnet_trackers);
+                args.engine.tracker_tiers(&tiers)
+            },
         },
     )
     .await

@@ -67,6 +67,7 @@ async fn run_async(args: Args) -> Result<()> {
             max_download_rate: 0,
             max_upload_rate: 0,
             metadata_path: None,
+            trackers: args.engine.tracker_tiers(torrent.trackers()),
         },
     )
     .await

@@ -1,0 +1,157 @@
+//! Discovery through trackers (issue: discovery): `btl` announces to
+//! opentracker and finds a libtorrent seeder there, over HTTP and UDP; a
+//! `btl` seeder and a `btl` leecher meet through `btl tracker`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(150);
+
+fn setup(dir: &Path, url: &str) -> (PathBuf, PathBuf) {
+    let seed_dir = dir.join("seed");
+    let payload = make_payload(&seed_dir, "payload", (2 << 20) + 3);
+    let torrent = dir.join("payload.torrent");
+    run_ok(
+        btl()
+            .arg("create")
+            .arg(&payload)
+            .args([
+                "--v1",
+                "--piece-size",
+                "65536",
+                "--no-date",
+                "-t",
+                url,
+                "-o",
+            ])
+            .arg(&torrent),
+    );
+    (seed_dir, torrent)
+}
+
+/// Starts opentracker on the given ports. Debian's build only serves
+/// whitelisted torrents: the whitelist holds `info_hash` (hex).
+fn opentracker(dir: &Path, tcp: u16, udp: u16, info_hash: &str) -> Spawned {
+    require_tool("opentracker", "opentracker");
+    std::fs::write(dir.join("whitelist"), format!("{info_hash}\n")).unwrap();
+    let mut cmd = Command::new("opentracker");
+    // It chroots to -d, so the whitelist path is relative to it.
+    cmd.args([
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &tcp.to_string(),
+        "-P",
+        &udp.to_string(),
+    ])
+    .arg("-d")
+    .arg(dir)
+    .args(["-w", "whitelist"])
+    .current_dir(dir);
+    let ot = Spawned::start(cmd, "opentracker", dir);
+    // Ready when its TCP port accepts.
+    let end = std::time::Instant::now() + DEADLINE;
+    while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        assert!(std::time::Instant::now() < end, "opentracker did not start");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+    ot
+}
+
+fn btl_get_via_tracker(dir: &Path, torrent: &Path, listen: &str) -> Spawned {
+    let mut cmd = btl();
+    cmd.arg("get")
+        .arg(torrent)
+        .args(["--json", "--port", "0", "--listen", listen, "-o"])
+        .arg(dir.join("down"))
+        .arg("--state-dir")
+        .arg(dir.join("get-state"));
+    Spawned::start(cmd, "btl-get", dir)
+}
+
+fn btl_finds_libtorrent_through_opentracker(udp: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tcp, udp_port) = (free_port(), free_port());
+    let url = if udp {
+        format!("udp://127.0.0.1:{udp_port}/announce")
+    } else {
+        format!("http://127.0.0.1:{tcp}/announce")
+    };
+    let (seed_dir, torrent) = setup(tmp.path(), &url);
+    let info = run_json(btl().arg("info").arg("--json").arg(&torrent));
+    let _ot = opentracker(
+        tmp.path(),
+        tcp,
+        udp_port,
+        info["info_hash_v1"].as_str().unwrap(),
+    );
+    require_libtorrent();
+    let mut seed = Command::new(PYTHON);
+    seed.arg(repo().join("scripts/interop/lt_tracker_peer.py"))
+        .arg("seed")
+        .arg(&torrent)
+        .arg(&seed_dir)
+        .arg("127.0.0.2");
+    let mut seed = Spawned::start(seed, "lt-seed", tmp.path());
+    seed.wait_event("seeding", DEADLINE);
+    let mut get = btl_get_via_tracker(tmp.path(), &torrent, "127.0.0.3");
+    get.wait_event("complete", DEADLINE);
+    assert!(get.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("down"));
+}
+
+#[test]
+fn btl_finds_libtorrent_through_opentracker_http() {
+    btl_finds_libtorrent_through_opentracker(false);
+}
+
+#[test]
+fn btl_finds_libtorrent_through_opentracker_udp() {
+    btl_finds_libtorrent_through_opentracker(true);
+}
+
+/// `btl seed` and `btl get` meet through `btl tracker` (UDP), with no
+/// address given to either.
+#[test]
+fn btl_meets_btl_through_btl_tracker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = btl();
+    cmd.args([
+        "tracker",
+        "--json",
+        "--http",
+        "127.0.0.1:0",
+        "--udp",
+        "127.0.0.1:0",
+    ]);
+    let mut tracker = Spawned::start(cmd, "btl-tracker", tmp.path());
+    let ready = tracker.wait_event("listening", DEADLINE);
+    let udp = ready["udp"].as_str().expect("udp address").to_string();
+    let (seed_dir, torrent) = setup(tmp.path(), &format!("udp://{udp}/announce"));
+    let mut seed = btl();
+    seed.arg("seed")
+        .arg(&torrent)
+        .arg("--data")
+        .arg(&seed_dir)
+        .args([
+            "--json",
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.2",
+            "--state-dir",
+        ])
+        .arg(tmp.path().join("seed-state"));
+    let mut seed = Spawned::start(seed, "btl-seed", tmp.path());
+    seed.wait_event("seeding", DEADLINE);
+    let mut get = btl_get_via_tracker(tmp.path(), &torrent, "127.0.0.3");
+    get.wait_event("complete", DEADLINE);
+    assert!(get.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("down"));
+}

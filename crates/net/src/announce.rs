@@ -1,0 +1,171 @@
+//! A torrent's announcer task: keeps the torrent's trackers informed and
+//! hands the peers they return to the torrent's actor.
+//!
+//! BEP 12 tiers: the tiers are tried in order and the URLs of a tier in
+//! order; the first URL that answers moves to the front of its tier, and a
+//! tier is only left for the next when all its URLs failed. Each of the
+//! torrent's ids is announced (a hybrid torrent has the v1 hash and the
+//! truncated v2 hash, and v1-only and v2-only peers each use one of them).
+
+use crate::torrent::{Command, State, TorrentStats};
+use crate::tracker_client::{announce, AnnounceParams};
+use crate::Input;
+use btl_tracker_proto::Event;
+use btl_types::Sha1Hash;
+use btl_wire::PeerId;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// What the announcer needs to know.
+#[derive(Debug, Clone)]
+pub struct AnnouncerConfig {
+    /// Tracker tiers (BEP 12).
+    pub tiers: Vec<Vec<String>>,
+    /// The torrent's 20-byte ids.
+    pub ids: Vec<Sha1Hash>,
+    /// Our peer id.
+    pub peer_id: PeerId,
+    /// Our listening port.
+    pub port: u16,
+    /// Our listening address, when it is a specific one (announces are
+    /// sent from it).
+    pub bind: Option<std::net::IpAddr>,
+    /// Bytes in one piece (to turn piece counts into `left`).
+    pub piece_length: u64,
+    /// Bytes wanted in all.
+    pub wanted_bytes: u64,
+}
+
+/// A running announcer.
+pub struct AnnouncerHandle {
+    stop: oneshot::Sender<()>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl AnnouncerHandle {
+    /// Sends `stopped` to the trackers (waiting at most `grace`) and ends.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(grace, self.join).await;
+    }
+}
+
+/// Per-announce timeout.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Announce interval bounds, whatever the tracker says.
+const MIN_INTERVAL: u32 = 30;
+const DEFAULT_INTERVAL: u32 = 1800;
+/// Retry delay after every tracker failed.
+const RETRY: Duration = Duration::from_secs(30);
+
+/// Starts the announcer.
+pub fn spawn(
+    cfg: AnnouncerConfig,
+    stats: watch::Receiver<TorrentStats>,
+    actor: mpsc::Sender<Input>,
+) -> AnnouncerHandle {
+    let (stop, stop_rx) = oneshot::channel();
+    let join = tokio::spawn(run(cfg, stats, actor, stop_rx));
+    AnnouncerHandle { stop, join }
+}
+
+async fn run(
+    mut cfg: AnnouncerConfig,
+    mut stats: watch::Receiver<TorrentStats>,
+    actor: mpsc::Sender<Input>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let key = rand::random::<u32>();
+    let mut event = Event::Started;
+    let mut sent_completed = stats.borrow().state == State::Seeding;
+    let mut known: HashSet<SocketAddr> = HashSet::new();
+    loop {
+        let snapshot = stats.borrow().clone();
+        let interval = announce_all(&mut cfg, &snapshot, event, key, &actor, &mut known).await;
+        event = Event::None;
+        let wait = match interval {
+            Some(i) => Duration::from_secs(u64::from(i.clamp(MIN_INTERVAL, 24 * 3600))),
+            None => RETRY,
+        };
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                _ = &mut stop => {
+                    let s = stats.borrow().clone();
+                    announce_all(&mut cfg, &s, Event::Stopped, key, &actor, &mut known).await;
+                    return;
+                }
+                changed = stats.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if !sent_completed && stats.borrow().state == State::Seeding {
+                        sent_completed = true;
+                        event = Event::Completed;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Announces every id through the tiers; returns the smallest interval a
+/// tracker asked for, `None` when no tracker answered.
+async fn announce_all(
+    cfg: &mut AnnouncerConfig,
+    s: &TorrentStats,
+    event: Event,
+    key: u32,
+    actor: &mpsc::Sender<Input>,
+    known: &mut HashSet<SocketAddr>,
+) -> Option<u32> {
+    let left_pieces = u64::from(s.wanted_pieces.saturating_sub(s.wanted_have));
+    let left = (left_pieces * cfg.piece_length).min(cfg.wanted_bytes);
+    let mut best: Option<u32> = None;
+    for id in cfg.ids.clone() {
+        let params = AnnounceParams {
+            info_hash: id,
+            peer_id: cfg.peer_id,
+            port: cfg.port,
+            uploaded: s.uploaded,
+            downloaded: s.downloaded,
+            left,
+            event,
+            numwant: if event == Event::Stopped { 0 } else { 50 },
+            key,
+            bind: cfg.bind,
+        };
+        'tiers: for tier in &mut cfg.tiers {
+            for i in 0..tier.len() {
+                let url = tier[i].clone();
+                match announce(&url, &params, ANNOUNCE_TIMEOUT).await {
+                    Ok(r) => {
+                        tracing::debug!(%url, peers = r.peers.len(), interval = r.interval, "announced");
+                        // The URL that answered goes first in its tier.
+                        let u = tier.remove(i);
+                        tier.insert(0, u);
+                        let interval = if r.interval == 0 {
+                            DEFAULT_INTERVAL
+                        } else {
+                            r.interval
+                        };
+                        best = Some(best.map_or(interval, |b| b.min(interval)));
+                        for addr in r.peers {
+                            if known.insert(addr) {
+                                let _ = actor.send(Input::Command(Command::AddPeer(addr))).await;
+                            }
+                        }
+                        break 'tiers;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "tracker announce failed"),
+                }
+            }
+        }
+    }
+    best
+}
