@@ -112,7 +112,8 @@ async fn connection(
             out.clear();
         }
         if close {
-            let _ = s.shutdown().await;
+            // Dropping the stream closes it (no separate shutdown call:
+            // one syscall less per one-request connection).
             return Ok(());
         }
         if buf.capacity() - buf.len() < 1024 {
