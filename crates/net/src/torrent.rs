@@ -19,7 +19,7 @@ use btl_metainfo::torrent::Torrent;
 use btl_store::{Layout, PieceHashes, Resume, Storage, StorageOptions, StoreError};
 use btl_swarm::{Action, Geometry, PeerCaps, Swarm, SwarmConfig, Verdict};
 use btl_types::Sha1Hash;
-use btl_wire::extended::UT_METADATA;
+use btl_wire::extended::{UT_METADATA, UT_PEX};
 use btl_wire::metadata::METADATA_PIECE_LEN;
 use btl_wire::{
     ExtendedHandshake, ExtendedMessage, ExtensionConfig, Message, MetadataMessage, Reserved,
@@ -124,6 +124,8 @@ pub struct VerifyResult {
     piece: u32,
     verdict: Verdict,
     error: Option<String>,
+    /// The piece's buffer, handed back for reuse.
+    buffer: Vec<u8>,
 }
 
 /// Errors starting a torrent.
@@ -291,6 +293,7 @@ pub async fn add_torrent(
         tx: tx.clone(),
         peers: HashMap::new(),
         buffers: HashMap::new(),
+        spare_buffers: Vec::new(),
         banned: HashSet::new(),
         disk,
         stats: stats_tx,
@@ -301,7 +304,13 @@ pub async fn add_torrent(
         down_meter: RateMeter::default(),
         up_meter: RateMeter::default(),
         failed: None,
-        ext: ExtensionConfig::default(),
+        // BEP 27: a private torrent's peers come from its trackers only.
+        ext: ExtensionConfig {
+            ut_pex: (!add.torrent.is_private())
+                .then_some(ExtensionConfig::default().ut_pex)
+                .flatten(),
+            ..ExtensionConfig::default()
+        },
         known: HashMap::new(),
         announcer: None,
         v2: crate::layers::HashExchange::new(
@@ -447,6 +456,19 @@ fn open_data(
     Ok((layout, Arc::new(storage), Arc::new(hashes), resume, have))
 }
 
+/// Piece buffers kept for reuse.
+const SPARE_BUFFERS: usize = 8;
+
+/// A buffer of `len` bytes: a spare one when the length matches (its old
+/// bytes are all overwritten before the piece is verified, since every
+/// block of the piece is stored into it), else a new zeroed one.
+fn take_buffer(pool: &mut Vec<Vec<u8>>, len: usize) -> Vec<u8> {
+    match pool.iter().position(|b| b.len() == len) {
+        Some(i) => pool.swap_remove(i),
+        None => vec![0; len],
+    }
+}
+
 /// Payload bytes of the wanted files (pad files excluded).
 fn wanted_payload_bytes(t: &Torrent, wanted: Option<&[bool]>) -> u64 {
     t.files()
@@ -479,6 +501,12 @@ struct Peer {
     out: mpsc::UnboundedSender<Out>,
     addr: SocketAddr,
     metadata_id: Option<u8>,
+    /// Where the peer accepts connections: its address when we dialled it,
+    /// else its address with the port from its extension handshake.
+    listen: Option<SocketAddr>,
+    outgoing: bool,
+    /// BEP 11 state, when the peer speaks `ut_pex` and the torrent is public.
+    pex: Option<crate::pex::PeerPex>,
 }
 
 struct Actor {
@@ -493,6 +521,9 @@ struct Actor {
     tx: mpsc::Sender<Input>,
     peers: HashMap<PeerKey, Peer>,
     buffers: HashMap<u32, Vec<u8>>,
+    /// Piece buffers to reuse: allocating (and zeroing) a fresh one per
+    /// piece cost more CPU than the copy into it.
+    spare_buffers: Vec<Vec<u8>>,
     banned: HashSet<IpAddr>,
     disk: DiskWriter,
     stats: watch::Sender<TorrentStats>,
@@ -525,6 +556,10 @@ fn backoff(failures: u32) -> Duration {
 
 /// Give up on an address after this many consecutive failures.
 const MAX_DIAL_FAILURES: u32 = 10;
+
+/// Most addresses in a torrent's address book: what peers tell us (PEX)
+/// beyond this is ignored.
+const MAX_KNOWN: usize = 500;
 
 /// Bytes per second over a sliding window of about two seconds.
 #[derive(Default)]
@@ -573,6 +608,15 @@ impl Actor {
             if let Some(t) = self.known.values().filter_map(|r| r.next_try).min() {
                 wake = wake.min(t);
             }
+            if let Some(t) = self
+                .peers
+                .values()
+                .filter_map(|p| p.pex.as_ref())
+                .map(|x| x.due())
+                .min()
+            {
+                wake = wake.min(t);
+            }
             let input = tokio::select! {
                 i = rx.recv() => match i {
                     Some(i) => Some(i),
@@ -604,6 +648,7 @@ impl Actor {
                 self.swarm.handle_timeout(now);
             }
             self.redial_due(now);
+            self.poll_pex(now);
             self.poll_layers(now);
             self.drain_actions(now);
             if now >= next_stats {
@@ -630,7 +675,7 @@ impl Actor {
                     return None;
                 }
                 match msg {
-                    Message::Extended { id, payload } => self.extended(peer, id, payload),
+                    Message::Extended { id, payload } => self.extended(peer, id, payload, now),
                     Message::Piece(ref b) => {
                         self.down_meter.add(now, b.data.len() as u64);
                         self.swarm.peer_message(peer, msg, now);
@@ -657,12 +702,7 @@ impl Actor {
                 self.swarm.served(peer, req, now);
             }
             Input::Verified(v) => self.verified(v, now),
-            Input::Command(Command::AddPeer(addr)) => {
-                if !self.banned.contains(&addr.ip()) && !self.known.contains_key(&addr) {
-                    self.known.insert(addr, Redial::default());
-                    self.session.connect(self.wire_id, addr);
-                }
-            }
+            Input::Command(Command::AddPeer(addr)) => self.add_known(addr),
             Input::Command(Command::DialFailed(addr)) => self.schedule_redial(addr, now, true),
             Input::Command(Command::Shutdown(reply)) => return Some(reply),
             Input::Command(Command::Metadata(reply)) => {
@@ -688,6 +728,58 @@ impl Actor {
         }
         r.next_try = (!done && r.failures < MAX_DIAL_FAILURES && !self.banned.contains(&addr.ip()))
             .then(|| now + backoff(r.failures));
+    }
+
+    /// Adds an address to the address book and dials it, unless it is
+    /// banned, already known, ours, or the book is full.
+    fn add_known(&mut self, addr: SocketAddr) {
+        if self.banned.contains(&addr.ip())
+            || self.known.contains_key(&addr)
+            || self.known.len() >= MAX_KNOWN
+            || !crate::pex::acceptable(addr, self.session.local_addrs())
+            || self.peers.values().any(|p| p.listen == Some(addr))
+        {
+            return;
+        }
+        self.known.insert(addr, Redial::default());
+        self.session.connect(self.wire_id, addr);
+    }
+
+    /// BEP 11: sends each `ut_pex` peer whose message is due the changes in
+    /// our connected peers' listen addresses.
+    fn poll_pex(&mut self, now: Instant) {
+        if !self
+            .peers
+            .values()
+            .any(|p| p.pex.as_ref().is_some_and(|x| x.due() <= now))
+        {
+            return;
+        }
+        let piece_count = self.layout.piece_count();
+        let connected: HashMap<SocketAddr, btl_wire::PexFlags> = self
+            .peers
+            .iter()
+            .filter_map(|(k, p)| {
+                let listen = p.listen?;
+                let mut f = 0;
+                if p.outgoing {
+                    f |= btl_wire::PexFlags::REACHABLE;
+                }
+                if self
+                    .swarm
+                    .peer_stats(*k)
+                    .is_some_and(|s| s.pieces >= piece_count)
+                {
+                    f |= btl_wire::PexFlags::SEED;
+                }
+                Some((listen, btl_wire::PexFlags(f)))
+            })
+            .collect();
+        for p in self.peers.values_mut() {
+            if let Some(msg) = p.pex.as_mut().and_then(|x| x.poll(now, &connected)) {
+                let _ = p.out.send(Out::Msg(msg));
+            }
+        }
     }
 
     fn redial_due(&mut self, now: Instant) {
@@ -730,6 +822,9 @@ impl Actor {
                 out: c.out,
                 addr: c.addr,
                 metadata_id: None,
+                listen: c.outgoing.then_some(c.addr),
+                outgoing: c.outgoing,
+                pex: None,
             },
         );
         self.swarm.peer_connected(c.key, caps, now);
@@ -753,14 +848,39 @@ impl Actor {
         }
     }
 
-    fn extended(&mut self, peer: PeerKey, id: u8, payload: bytes::Bytes) {
+    fn extended(&mut self, peer: PeerKey, id: u8, payload: bytes::Bytes, now: Instant) {
         match self.ext.decode(id, payload) {
             Ok(ExtendedMessage::Handshake(h)) => {
                 if let Some(n) = h.reqq {
                     self.swarm.set_peer_reqq(peer, n);
                 }
+                let pex_on = self.ext.ut_pex.is_some();
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.metadata_id = h.extension_id(UT_METADATA);
+                    if !p.outgoing {
+                        p.listen = h
+                            .port
+                            .filter(|&port| port != 0)
+                            .map(|port| SocketAddr::new(p.addr.ip(), port));
+                    }
+                    // A second handshake may change the id; keep what was told.
+                    match (h.extension_id(UT_PEX).filter(|_| pex_on), p.pex.as_mut()) {
+                        (Some(their), None) => {
+                            p.pex = Some(crate::pex::PeerPex::new(their, p.listen, now));
+                        }
+                        (Some(their), Some(x)) => x.set_id(their),
+                        (None, _) => p.pex = None,
+                    }
+                }
+            }
+            Ok(ExtendedMessage::Pex(m)) => {
+                if self.ext.ut_pex.is_none() {
+                    return;
+                }
+                let learnt = crate::pex::received(&m, self.session.local_addrs());
+                tracing::debug!(peer, learnt = learnt.len(), "ut_pex");
+                for addr in learnt {
+                    self.add_known(addr);
                 }
             }
             Ok(ExtendedMessage::Metadata(MetadataMessage::Request { piece })) => {
@@ -789,7 +909,8 @@ impl Actor {
         }
     }
 
-    fn verified(&mut self, v: VerifyResult, now: Instant) {
+    fn verified(&mut self, mut v: VerifyResult, now: Instant) {
+        self.recycle(std::mem::take(&mut v.buffer));
         if let Some(e) = v.error {
             // A disk write failed: stop downloading, keep what we have.
             tracing::error!(piece = v.piece, error = %e, "cannot write piece");
@@ -807,6 +928,15 @@ impl Actor {
         self.swarm.piece_verified(v.piece, v.verdict, now);
     }
 
+    /// Keeps a finished piece buffer for the next piece (a few at most).
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.len() == self.layout.piece_length() as usize
+            && self.spare_buffers.len() < SPARE_BUFFERS
+        {
+            self.spare_buffers.push(buf);
+        }
+    }
+
     fn drain_actions(&mut self, now: Instant) {
         while let Some(action) = self.swarm.poll_action() {
             match action {
@@ -815,7 +945,11 @@ impl Actor {
                     piece, begin, data, ..
                 } => {
                     let len = self.layout.piece_len(piece).unwrap_or(0) as usize;
-                    let buf = self.buffers.entry(piece).or_insert_with(|| vec![0; len]);
+                    let pool = &mut self.spare_buffers;
+                    let buf = self
+                        .buffers
+                        .entry(piece)
+                        .or_insert_with(|| take_buffer(pool, len));
                     let start = begin as usize;
                     if let Some(dst) = buf.get_mut(start..start + data.len()) {
                         dst.copy_from_slice(&data);
@@ -826,7 +960,9 @@ impl Actor {
                     self.spawn_verify(piece, data);
                 }
                 Action::DiscardPiece { piece } => {
-                    self.buffers.remove(&piece);
+                    if let Some(b) = self.buffers.remove(&piece) {
+                        self.recycle(b);
+                    }
                 }
                 Action::Serve { peer, req } => self.send(peer, Out::Serve(req)),
                 Action::CancelServe { peer, req } => self.send(peer, Out::CancelServe(req)),
@@ -902,6 +1038,7 @@ impl Actor {
                     piece,
                     verdict: Verdict::Bad { bad_blocks: None },
                     error: None,
+                    buffer: data,
                 }));
             }
         });
@@ -993,6 +1130,7 @@ impl DiskWriter {
                                 piece,
                                 verdict: Verdict::Ok,
                                 error,
+                                buffer: data,
                             }));
                         }
                         DiskCmd::Barrier => {
