@@ -2,14 +2,17 @@
 """A libtorrent peer for bitorrent's engine interop tests and benchmarks.
 
 Run with Debian's /usr/bin/python3 (package python3-libtorrent). Listens on
-127.0.0.1 only; no DHT, LSD, UPnP or NAT-PMP.
+127.0.0.1 only (see LT_LISTEN_IP); no DHT, LSD, UPnP or NAT-PMP. Peer
+exchange (ut_pex, BEP 11) is on, as in libtorrent's default session.
 
   lt_peer.py seed TORRENT SAVE_PATH
       check the data and seed it. Prints {"event": "seeding", "port": N}
       once ready, then serves until stdin closes or it is killed.
   lt_peer.py leech TORRENT SAVE_PATH HOST:PORT [DEADLINE_S]
-      download from the given peer. Prints {"event": "done", ...} and
-      exits 0 when every piece is verified, exits 1 at the deadline.
+      download from the given peer. Prints {"event": "listening", "port": N}
+      once it accepts connections, {"event": "connected"} once it has a
+      peer, then {"event": "done", ...} and exits 0 when every piece is
+      verified, exits 1 at the deadline.
   lt_peer.py leech-magnet MAGNET SAVE_PATH HOST:PORT [DEADLINE_S]
       the same from a magnet link: the metadata (BEP 9) and, for v2, the
       piece layers (BEP 52 hash requests) come from the peer too.
@@ -17,6 +20,9 @@ Run with Debian's /usr/bin/python3 (package python3-libtorrent). Listens on
 Options through environment variables:
   LT_ENCRYPTION=forced|enabled|disabled   (default: enabled)
   LT_UPLOAD_LIMIT=BYTES_PER_SECOND        (default: unlimited)
+  LT_DOWNLOAD_LIMIT=BYTES_PER_SECOND      (default: unlimited)
+  LT_LISTEN_IP=IPV4                       (default: 127.0.0.1; outgoing
+                                           connections leave from it too)
 """
 import json
 import os
@@ -31,12 +37,15 @@ except ImportError:
              "(apt-get install python3-libtorrent) or this is not /usr/bin/python3")
 
 
+LISTEN_IP = os.environ.get("LT_LISTEN_IP", "127.0.0.1")
+
+
 def session():
     enc = os.environ.get("LT_ENCRYPTION", "enabled")
     policy = {"forced": lt.enc_policy.forced, "enabled": lt.enc_policy.enabled,
               "disabled": lt.enc_policy.disabled}[enc]
     settings = {
-        "listen_interfaces": "127.0.0.1:0",
+        "listen_interfaces": f"{LISTEN_IP}:0",
         "enable_dht": False, "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False,
         "out_enc_policy": policy, "in_enc_policy": policy,
@@ -50,11 +59,16 @@ def session():
         # Loopback benchmarks: do not throttle.
         "connections_limit": 200,
     }
+    if LISTEN_IP != "127.0.0.1":
+        settings["outgoing_interfaces"] = LISTEN_IP
     limit = int(os.environ.get("LT_UPLOAD_LIMIT", "0"))
     if limit:
         settings["upload_rate_limit"] = limit
+    down_limit = int(os.environ.get("LT_DOWNLOAD_LIMIT", "0"))
+    if down_limit:
+        settings["download_rate_limit"] = down_limit
     ses = lt.session(settings)
-    if limit:
+    if limit or down_limit:
         # libtorrent exempts local-network peers (loopback included) from
         # rate limits: put every address in the global class instead.
         f = lt.ip_filter()
@@ -90,7 +104,7 @@ def wait_listening(ses, deadline):
         port = ses.listen_port()
         if port:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                with socket.create_connection((LISTEN_IP, port), timeout=1):
                     return port
             except OSError:
                 pass
@@ -128,9 +142,11 @@ def leech(torrent, save_path, peer, deadline_s, magnet=False):
         ti = lt.torrent_info(torrent)
         h = ses.add_torrent({"ti": ti, "save_path": save_path})
     host, port = peer.rsplit(":", 1)
+    emit({"event": "listening", "port": wait_listening(ses, time.monotonic() + 30)})
     start = time.monotonic()
     deadline = start + deadline_s
     connected = False
+    had_peer = False
     while time.monotonic() < deadline:
         ses.wait_for_alert(100)
         for a in ses.pop_alerts():
@@ -143,6 +159,9 @@ def leech(torrent, save_path, peer, deadline_s, magnet=False):
                         lt.torrent_status.downloading_metadata) and not connected:
             h.connect_peer((host, int(port)))
             connected = True
+        if st.num_peers > 0 and not had_peer:
+            had_peer = True
+            emit({"event": "connected"})
         if st.is_seeding or st.is_finished:
             took = time.monotonic() - start
             flush(ses, h)

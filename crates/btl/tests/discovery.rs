@@ -155,3 +155,62 @@ fn btl_meets_btl_through_btl_tracker() {
     assert!(get.wait_exit(DEADLINE).success());
     assert_same_tree(&seed_dir, &tmp.path().join("down"));
 }
+
+/// BEP 11: a `btl` leecher is given one peer only, a libtorrent leecher (B)
+/// that is itself downloading, slowly, from a libtorrent seeder (A). B's
+/// `ut_pex` message tells `btl` about A; `btl` dials A and completes long
+/// before B could have served the payload (B is limited to 16 KB/s, so in
+/// the test's deadline it never holds more than half of it).
+#[test]
+fn btl_learns_a_third_peer_only_through_pex_from_libtorrent() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("seed");
+    let payload = make_payload(&seed_dir, "payload", (2 << 20) + 3);
+    let torrent = tmp.path().join("payload.torrent");
+    run_ok(
+        btl()
+            .arg("create")
+            .arg(&payload)
+            .args(["--v1", "--piece-size", "65536", "--no-date", "-o"])
+            .arg(&torrent),
+    );
+    let script = repo().join("scripts/interop/lt_peer.py");
+    let mut a = Command::new(PYTHON);
+    a.arg(&script)
+        .arg("seed")
+        .arg(&torrent)
+        .arg(&seed_dir)
+        .env("LT_LISTEN_IP", "127.0.0.2");
+    let mut a = Spawned::start(a, "lt-seed-a", tmp.path());
+    let a_port = a.wait_event("seeding", DEADLINE)["port"].as_u64().unwrap();
+    let mut b = Command::new(PYTHON);
+    b.arg(&script)
+        .arg("leech")
+        .arg(&torrent)
+        .arg(tmp.path().join("b"))
+        .arg(format!("127.0.0.2:{a_port}"))
+        .arg("300")
+        .env("LT_LISTEN_IP", "127.0.0.3")
+        .env("LT_DOWNLOAD_LIMIT", "16000");
+    let mut b = Spawned::start(b, "lt-leech-b", tmp.path());
+    let b_port = b.wait_event("listening", DEADLINE)["port"]
+        .as_u64()
+        .unwrap();
+    b.wait_event("connected", DEADLINE);
+    let started = std::time::Instant::now();
+    let mut get = btl();
+    get.arg("get")
+        .arg(&torrent)
+        .args(["--json", "--port", "0", "--listen", "127.0.0.4", "--peer"])
+        .arg(format!("127.0.0.3:{b_port}"))
+        .arg("-o")
+        .arg(tmp.path().join("down"))
+        .arg("--state-dir")
+        .arg(tmp.path().join("get-state"));
+    let mut get = Spawned::start(get, "btl-get", tmp.path());
+    get.wait_event("complete", Duration::from_secs(60));
+    assert!(get.wait_exit(DEADLINE).success());
+    assert_same_tree(&seed_dir, &tmp.path().join("down"));
+    eprintln!("btl completed {:?} after starting", started.elapsed());
+}

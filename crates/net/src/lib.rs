@@ -21,6 +21,7 @@ pub mod crypt;
 pub mod hashes;
 pub mod layers;
 pub mod metadata;
+pub mod pex;
 pub mod ratelimit;
 pub mod session;
 pub mod torrent;
