@@ -7,8 +7,8 @@ use crate::ratelimit::RateLimiter;
 use crate::{BlockSource, Input, PeerKey};
 use btl_types::Sha1Hash;
 use btl_wire::mse::{
-    classify_incoming, Incoming, KnownTorrents, MseInitiator, MsePolicy, MseResponder, Progress,
-    CLASSIFY_MAX_BYTES,
+    classify_incoming, CryptoMethod, Incoming, KnownTorrents, MseInitiator, MsePolicy,
+    MseResponder, Progress, CLASSIFY_MAX_BYTES,
 };
 use btl_wire::{FrameDecoder, FrameLimits, Handshake, PeerId, Reserved};
 use bytes::BytesMut;
@@ -37,6 +37,8 @@ pub struct SessionConfig {
     pub max_download_rate: u64,
     /// Upload limit over all torrents, bytes/s (0: unlimited).
     pub max_upload_rate: u64,
+    /// When an MSE/PE peer offers both, pick RC4 over plaintext.
+    pub prefer_rc4: bool,
 }
 
 impl SessionConfig {
@@ -59,6 +61,7 @@ impl Default for SessionConfig {
             connect_timeout: Duration::from_secs(10),
             max_download_rate: 0,
             max_upload_rate: 0,
+            prefer_rc4: false,
         }
     }
 }
@@ -218,7 +221,8 @@ async fn dial(inner: &Arc<Inner>, id: Sha1Hash, addr: SocketAddr) -> Result<(), 
         Ok(x) => x,
         Err(ConnError::Io(_)) => {
             let stream = connect(inner, addr).await?;
-            let (mut rd, mut wr, theirs) = mse_outgoing(stream, &ours).await?;
+            let (mut rd, mut wr, theirs) =
+                mse_outgoing(stream, &ours, mse_policy(&inner.config)).await?;
             let theirs = match theirs {
                 Some(t) => t,
                 None => conn::handshake_outgoing(&mut rd, &mut wr, &ours, reg.alt_id, true).await?,
@@ -239,6 +243,21 @@ async fn connect(inner: &Arc<Inner>, addr: SocketAddr) -> Result<TcpStream, Conn
     Ok(stream)
 }
 
+/// Our MSE/PE policy: RC4 and plaintext both allowed; when the peer offers
+/// both, plaintext is chosen unless `prefer_rc4` (as libtorrent does by
+/// default: the handshake is obfuscated either way, and RC4 on every byte
+/// costs CPU).
+fn mse_policy(config: &SessionConfig) -> MsePolicy {
+    MsePolicy {
+        prefer: if config.prefer_rc4 {
+            CryptoMethod::Rc4
+        } else {
+            CryptoMethod::Plaintext
+        },
+        ..MsePolicy::default()
+    }
+}
+
 fn fill_random(buf: &mut [u8]) {
     use rand::RngCore;
     rand::rng().fill_bytes(buf);
@@ -250,14 +269,10 @@ fn fill_random(buf: &mut [u8]) {
 async fn mse_outgoing(
     stream: TcpStream,
     ours: &Handshake,
+    policy: MsePolicy,
 ) -> Result<(BoxRead, BoxWrite, Option<Handshake>), ConnError> {
     let (mut rd, mut wr) = stream.into_split();
-    let mut mse = MseInitiator::new(
-        ours.info_hash,
-        &ours.to_bytes(),
-        MsePolicy::default(),
-        &mut fill_random,
-    )?;
+    let mut mse = MseInitiator::new(ours.info_hash, &ours.to_bytes(), policy, &mut fill_random)?;
     let fut = async {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -342,7 +357,8 @@ async fn incoming(
                             known.insert(*id);
                         }
                     }
-                    let mut mse = MseResponder::new(known, MsePolicy::default(), &mut fill_random);
+                    let mut mse =
+                        MseResponder::new(known, mse_policy(&inner.config), &mut fill_random);
                     let mut chunk = head;
                     let mut buf = vec![0u8; 4096];
                     let mut est = loop {

