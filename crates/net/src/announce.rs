@@ -79,13 +79,25 @@ async fn run(
 ) {
     let key = rand::random::<u32>();
     let mut event = Event::Started;
+    // The first snapshot comes once the data is checked: until then `left`
+    // is unknown (and would read as 0, making us look like a seed).
+    while stats.borrow().state == State::Checking {
+        tokio::select! {
+            changed = stats.changed() => if changed.is_err() { return },
+            _ = &mut stop => return,
+        }
+    }
     let mut sent_completed = stats.borrow().state == State::Seeding;
     let mut known: HashSet<SocketAddr> = HashSet::new();
     loop {
         let snapshot = stats.borrow().clone();
+        let before = known.len();
         let interval = announce_all(&mut cfg, &snapshot, event, key, &actor, &mut known).await;
         event = Event::None;
+        // A leecher that learnt no new peer asks again soon.
+        let starving = known.len() == before && snapshot.state != State::Seeding;
         let wait = match interval {
+            Some(_) if starving => Duration::from_secs(u64::from(MIN_INTERVAL)),
             Some(i) => Duration::from_secs(u64::from(i.clamp(MIN_INTERVAL, 24 * 3600))),
             None => RETRY,
         };
