@@ -270,3 +270,44 @@ fn only_and_sequential() {
     assert!(seq.wait_exit(DEADLINE).success());
     assert_same_tree(&seed_dir, &tmp.path().join("seq"));
 }
+
+/// `btl get --seed` keeps serving after the download: a libtorrent leecher
+/// then downloads everything from it.
+#[test]
+fn get_with_seed_keeps_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = setup(tmp.path(), "--hybrid", (2 << 20) + 9);
+    let (seed, port) = btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.1", &[]);
+    let mut get = btl_get(
+        tmp.path(),
+        "relay",
+        &torrent,
+        "127.0.0.1",
+        &format!("127.0.0.1:{port}"),
+        &["--seed"],
+    );
+    let relay_port = get.wait_event("listening", DEADLINE)["port"]
+        .as_u64()
+        .unwrap();
+    get.wait_event("complete", DEADLINE);
+    assert!(
+        get.child.try_wait().unwrap().is_none(),
+        "--seed keeps running"
+    );
+    assert_same_tree(&seed_dir, &tmp.path().join("relay"));
+    // The original seeder goes away: the relay is the only source left.
+    drop(seed);
+
+    let lt_down = tmp.path().join("lt-down");
+    std::fs::create_dir_all(&lt_down).unwrap();
+    require_libtorrent();
+    let mut lt = Command::new(PYTHON);
+    lt.arg(repo().join("scripts/interop/lt_peer.py"))
+        .arg("leech")
+        .arg(&torrent)
+        .arg(&lt_down)
+        .arg(format!("127.0.0.1:{relay_port}"));
+    let mut lt = Spawned::start(lt, "lt-leech", tmp.path());
+    lt.wait_event("done", DEADLINE);
+    assert_same_tree(&seed_dir, &lt_down);
+}
