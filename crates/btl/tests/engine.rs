@@ -33,17 +33,8 @@ fn btl_seed(
     listen: &str,
     extra: &[&str],
 ) -> (Spawned, u16) {
-    let mut cmd = btl();
-    cmd.arg("seed")
-        .arg(torrent)
-        .arg("--data")
-        .arg(seed_dir)
-        .args(["--json", "--port", "0", "--listen", listen, "--state-dir"])
-        .arg(dir.join("seed-state"))
-        .args(extra);
-    let mut s = Spawned::start(cmd, "btl-seed", dir);
-    let port = s.wait_event("seeding", DEADLINE)["port"].as_u64().unwrap() as u16;
-    (s, port)
+    let (s, ready) = start_btl_seed(dir, torrent, seed_dir, listen, extra);
+    (s, ready["port"].as_u64().unwrap() as u16)
 }
 
 fn btl_get(

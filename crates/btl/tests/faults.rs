@@ -35,14 +35,11 @@ fn python(script: &str) -> Command {
 }
 
 fn lt_seed(dir: &Path, torrent: &Path, seed_dir: &Path, limit: Option<u64>) -> (Spawned, u16) {
-    let mut cmd = python("lt_peer.py");
-    cmd.arg("seed").arg(torrent).arg(seed_dir);
-    if let Some(l) = limit {
-        cmd.env("LT_UPLOAD_LIMIT", l.to_string());
-    }
-    let mut s = Spawned::start(cmd, "lt-seed", dir);
-    let port = s.wait_event("seeding", DEADLINE)["port"].as_u64().unwrap() as u16;
-    (s, port)
+    let env: Vec<(&str, String)> = limit
+        .map(|l| ("LT_UPLOAD_LIMIT", l.to_string()))
+        .into_iter()
+        .collect();
+    start_lt_seed(dir, torrent, seed_dir, &env)
 }
 
 /// Starts a misbehaving peer; returns it and its address (on 127.0.0.2, so
@@ -112,25 +109,8 @@ fn stalling_peer_does_not_stop_the_download() {
 fn hostile_connections_do_not_stop_the_seeder() {
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, torrent) = setup(tmp.path(), 1 << 20, "32768");
-    let mut seed_cmd = btl();
-    seed_cmd
-        .arg("seed")
-        .arg(&torrent)
-        .arg("--data")
-        .arg(&seed_dir)
-        .args([
-            "--json",
-            "--port",
-            "0",
-            "--listen",
-            "127.0.0.1",
-            "--state-dir",
-        ])
-        .arg(tmp.path().join("seed-state"));
-    let mut seeder = Spawned::start(seed_cmd, "btl-seed", tmp.path());
-    let port = seeder.wait_event("seeding", DEADLINE)["port"]
-        .as_u64()
-        .unwrap();
+    let (mut seeder, ready) = start_btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.1", &[]);
+    let port = ready["port"].as_u64().unwrap();
     let target = format!("127.0.0.1:{port}");
     for mode in ["garbage", "flood", "junk"] {
         let mut cmd = python("evil_peer.py");

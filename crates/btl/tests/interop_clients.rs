@@ -28,25 +28,7 @@ fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 }
 
 fn btl_seed(dir: &Path, torrent: &Path, seed_dir: &Path, peer: &str) -> Spawned {
-    let mut cmd = btl();
-    cmd.arg("seed")
-        .arg(torrent)
-        .arg("--data")
-        .arg(seed_dir)
-        .args([
-            "--json",
-            "--port",
-            "0",
-            "--listen",
-            "127.0.0.1",
-            "--peer",
-            peer,
-            "--state-dir",
-        ])
-        .arg(dir.join("seed-state"));
-    let mut s = Spawned::start(cmd, "btl-seed", dir);
-    s.wait_event("seeding", DEADLINE);
-    s
+    start_btl_seed(dir, torrent, seed_dir, "127.0.0.1", &["--peer", peer]).0
 }
 
 fn btl_get(dir: &Path, torrent: &Path, peer: &str) -> Spawned {

@@ -59,12 +59,7 @@ fn btl_get(dir: &Path, what: &str, peer: &str, extra: &[&str]) -> Spawned {
 }
 
 fn lt_seed(dir: &Path, torrent: &Path, seed_dir: &Path) -> (Spawned, u16) {
-    let mut cmd = lt_peer();
-    cmd.arg("seed").arg(torrent).arg(seed_dir);
-    let mut seeder = Spawned::start(cmd, "lt-seed", dir);
-    let ready = seeder.wait_event("seeding", DEADLINE);
-    let port = ready["port"].as_u64().expect("port") as u16;
-    (seeder, port)
+    start_lt_seed(dir, torrent, seed_dir, &[])
 }
 
 fn libtorrent_seeds_btl_gets(flag: &str) {
@@ -114,23 +109,7 @@ fn libtorrent_seeder_to_btl_get_magnet() {
 fn btl_seeds_libtorrent_gets(flag: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, torrent) = setup(tmp.path(), flag, "65536");
-    let mut seed_cmd = btl();
-    seed_cmd
-        .arg("seed")
-        .arg(&torrent)
-        .arg("--data")
-        .arg(&seed_dir)
-        .args([
-            "--json",
-            "--port",
-            "0",
-            "--listen",
-            "127.0.0.1",
-            "--state-dir",
-        ])
-        .arg(tmp.path().join("seed-state"));
-    let mut seeder = Spawned::start(seed_cmd, "btl-seed", tmp.path());
-    let ready = seeder.wait_event("seeding", DEADLINE);
+    let (_seeder, ready) = start_btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.1", &[]);
     assert_eq!(
         ready["have_pieces"], ready["pieces"],
         "btl seed checked its data"
@@ -244,23 +223,7 @@ fn libtorrent_seeder_to_btl_get_hybrid_magnet() {
 fn btl_seeds_libtorrent_gets_magnet(flag: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, torrent) = setup_layers(tmp.path(), flag);
-    let mut seed_cmd = btl();
-    seed_cmd
-        .arg("seed")
-        .arg(&torrent)
-        .arg("--data")
-        .arg(&seed_dir)
-        .args([
-            "--json",
-            "--port",
-            "0",
-            "--listen",
-            "127.0.0.1",
-            "--state-dir",
-        ])
-        .arg(tmp.path().join("seed-state"));
-    let mut seeder = Spawned::start(seed_cmd, "btl-seed", tmp.path());
-    let ready = seeder.wait_event("seeding", DEADLINE);
+    let (_seeder, ready) = start_btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.1", &[]);
     assert_eq!(ready["have_pieces"], ready["pieces"]);
     let port = ready["port"].as_u64().unwrap();
     let down = tmp.path().join("down");
@@ -293,15 +256,12 @@ fn btl_seed_to_libtorrent_hybrid_magnet() {
 fn v2_magnet_resumes_after_kill9() {
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, torrent) = setup_layers(tmp.path(), "--v2");
-    let mut cmd = lt_peer();
-    cmd.env("LT_UPLOAD_LIMIT", "8000000")
-        .arg("seed")
-        .arg(&torrent)
-        .arg(&seed_dir);
-    let mut seeder = Spawned::start(cmd, "lt-seed", tmp.path());
-    let port = seeder.wait_event("seeding", DEADLINE)["port"]
-        .as_u64()
-        .unwrap();
+    let (_seeder, port) = start_lt_seed(
+        tmp.path(),
+        &torrent,
+        &seed_dir,
+        &[("LT_UPLOAD_LIMIT", "8000000".to_string())],
+    );
     let peer = format!("127.0.0.1:{port}");
     let magnet = magnet_of(&torrent);
     let mut get = btl_get(tmp.path(), &magnet, &peer, &[]);

@@ -993,7 +993,6 @@ impl Actor {
     fn drop_peer(&mut self, peer: PeerKey, now: Instant) {
         if let Some(p) = self.peers.remove(&peer) {
             let _ = p.out.send(Out::Close);
-            let _ = p.addr;
             self.swarm.peer_disconnected(peer, now);
             self.v2.peer_closed(peer);
         }

@@ -366,3 +366,54 @@ impl Transmission {
             })
     }
 }
+
+/// How long a seeder may take to check its data and start listening.
+pub const READY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// Starts `btl seed TORRENT --data DATA` listening on `listen` (any port),
+/// with its state under `dir/seed-state`, and waits for its `seeding`
+/// event, which it returns (with `port`, `have_pieces`, `pieces`).
+pub fn start_btl_seed(
+    dir: &Path,
+    torrent: &Path,
+    data: &Path,
+    listen: &str,
+    extra: &[&str],
+) -> (Spawned, Value) {
+    let mut cmd = btl();
+    cmd.arg("seed")
+        .arg(torrent)
+        .arg("--data")
+        .arg(data)
+        .args(["--json", "--port", "0", "--listen", listen, "--state-dir"])
+        .arg(dir.join("seed-state"))
+        .args(extra);
+    let mut s = Spawned::start(cmd, "btl-seed", dir);
+    let ready = s.wait_event("seeding", READY_DEADLINE);
+    (s, ready)
+}
+
+/// Starts a libtorrent seeder (scripts/interop/lt_peer.py) of `torrent`
+/// with its data in `data`, with extra environment (e.g. LT_UPLOAD_LIMIT),
+/// and returns it with its port once it listens.
+pub fn start_lt_seed(
+    dir: &Path,
+    torrent: &Path,
+    data: &Path,
+    env: &[(&str, String)],
+) -> (Spawned, u16) {
+    require_libtorrent();
+    let mut cmd = Command::new(PYTHON);
+    cmd.arg(repo().join("scripts/interop/lt_peer.py"))
+        .arg("seed")
+        .arg(torrent)
+        .arg(data);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut s = Spawned::start(cmd, "lt-seed", dir);
+    let port = s.wait_event("seeding", READY_DEADLINE)["port"]
+        .as_u64()
+        .expect("port") as u16;
+    (s, port)
+}
