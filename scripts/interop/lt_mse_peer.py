@@ -47,8 +47,12 @@ def emit(obj):
     sys.stdout.flush()
 
 
+SEEN = set()
+
+
 def log_alerts(ses):
     for a in ses.pop_alerts():
+        SEEN.add(a.what())
         sys.stderr.write("lt: %s: %s\n" % (a.what(), a.message()))
     sys.stderr.flush()
 
@@ -94,7 +98,9 @@ def main():
         | lt.alert.category_t.status_notification,
     })
     h = ses.add_torrent({"ti": ti, "save_path": save_path})
-    if not wait_for(ses, lambda: h.status().is_seeding, 60):
+    # Ready only once the check is over (torrent_checked): libtorrent can
+    # drop an encrypted handshake for a torrent still settling.
+    if not wait_for(ses, lambda: h.status().is_seeding and "torrent_checked" in SEEN, 60):
         sys.stderr.write("lt_mse_peer.py: torrent did not reach seeding\n")
         sys.exit(1)
 
