@@ -18,6 +18,7 @@
 pub mod announce;
 pub mod conn;
 pub mod crypt;
+pub mod dht;
 pub mod hashes;
 pub mod layers;
 pub mod metadata;

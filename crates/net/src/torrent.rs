@@ -59,6 +59,9 @@ pub struct AddTorrent {
     pub metadata_path: Option<PathBuf>,
     /// Tracker tiers to announce to (BEP 12); empty: no trackers.
     pub trackers: Vec<Vec<String>>,
+    /// The DHT node to find peers through and announce to (BEP 5); `None`
+    /// or a private torrent (BEP 27): no DHT.
+    pub dht: Option<crate::dht::Dht>,
 }
 
 /// A snapshot of a torrent's progress, published a few times a second.
@@ -313,6 +316,7 @@ pub async fn add_torrent(
         },
         known: HashMap::new(),
         announcer: None,
+        dht: None,
         v2: crate::layers::HashExchange::new(
             &add.torrent,
             add.wanted_files.as_deref(),
@@ -345,6 +349,16 @@ pub async fn add_torrent(
         };
         actor.announcer = Some(crate::announce::spawn(
             cfg,
+            actor.stats.subscribe(),
+            tx.clone(),
+        ));
+    }
+    if let Some(dht) = add.dht.clone().filter(|_| !add.torrent.is_private()) {
+        let port = session.local_addrs().first().map_or(0, |a| a.port());
+        actor.dht = Some(crate::dht::announcer::spawn(
+            dht,
+            crate::dht::torrent_ids(&add.torrent.info_hashes()),
+            port,
             actor.stats.subscribe(),
             tx.clone(),
         ));
@@ -512,6 +526,8 @@ struct Peer {
 struct Actor {
     /// The tracker announcer, stopped (with a `stopped` announce) with us.
     announcer: Option<crate::announce::AnnouncerHandle>,
+    /// The DHT lookups and announces, stopped with us.
+    dht: Option<crate::dht::announcer::DhtAnnouncerHandle>,
     session: Session,
     wire_id: Sha1Hash,
     torrent: Arc<Torrent>,
@@ -1087,6 +1103,9 @@ impl Actor {
         }
         let result = self.disk.close().await;
         self.publish(Instant::now());
+        if let Some(d) = self.dht.take() {
+            d.stop().await;
+        }
         if let Some(a) = self.announcer.take() {
             a.stop(Duration::from_secs(3)).await;
         }

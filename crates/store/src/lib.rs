@@ -12,6 +12,7 @@
 //! | [`resume`] | crash-safe resume journal ([`Resume`]) |
 //! | [`recheck`](mod@recheck) | parallel re-hashing ([`recheck()`]) |
 //! | [`bitfield`] | piece sets in BEP 3 order ([`Bitfield`]) |
+//! | [`dht_nodes`] | the DHT nodes kept between runs |
 //!
 //! # A session, in order
 //!
@@ -33,6 +34,7 @@
 //! `barrier`; see [`resume`] for the journal format and its guarantees.
 
 pub mod bitfield;
+pub mod dht_nodes;
 mod error;
 pub mod layout;
 pub mod recheck;

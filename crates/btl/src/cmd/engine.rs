@@ -1,8 +1,9 @@
 //! What `btl get` and `btl seed` share: the runtime, the session, the state
-//! directory, progress display and Ctrl-C handling.
+//! directory, the DHT node, progress display and Ctrl-C handling.
 
 use crate::units::format_bytes;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use btl_net::dht::{Dht, DhtConfig, DhtError, DhtStats};
 use btl_net::torrent::{State, TorrentStats};
 use btl_net::{Session, SessionConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -43,6 +44,120 @@ pub struct EngineArgs {
     /// Upload limit per second, e.g. 500K or 10M; 0 or absent: unlimited.
     #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_UP", value_name = "RATE")]
     pub max_up: Option<u64>,
+    #[command(flatten)]
+    pub dht: DhtArgs,
+}
+
+/// DHT flags (BEP 5), shared by the engine subcommands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DhtArgs {
+    /// Do not use the DHT: find peers only through trackers, --peer and
+    /// peer exchange, and do not announce to the DHT.
+    #[arg(long, env = "BTL_NO_DHT")]
+    pub no_dht: bool,
+    /// A DHT node to join through, as HOST:PORT; repeat (or separate with
+    /// commas in the variable) for several. Replaces the public routers
+    /// (router.bittorrent.com:6881, router.utorrent.com:6881,
+    /// dht.transmissionbt.com:6881, dht.libtorrent.org:25401). Nodes
+    /// remembered from the last run (in the state directory) are used too.
+    #[arg(
+        long = "dht-bootstrap",
+        value_name = "HOST:PORT",
+        env = "BTL_DHT_BOOTSTRAP",
+        value_delimiter = ','
+    )]
+    pub dht_bootstrap: Vec<String>,
+    /// UDP port of the DHT node [default: the same number as the peer
+    /// port, or any free port when that one is taken].
+    #[arg(long, env = "BTL_DHT_PORT", value_name = "PORT")]
+    pub dht_port: Option<u16>,
+}
+
+impl DhtArgs {
+    /// Starts the DHT node (IPv4 only) unless --no-dht: on `listen` when it
+    /// is an IPv4 address, on UDP port --dht-port or `peer_port`. Its
+    /// routing table is restored from and saved to `STATE_DIR/dht.nodes`.
+    /// Without --dht-port, a node that cannot start is a warning, not an
+    /// error: the download goes on without the DHT.
+    pub async fn start(
+        &self,
+        listen: std::net::IpAddr,
+        peer_port: u16,
+        state_dir: &std::path::Path,
+    ) -> Result<Option<Dht>> {
+        use std::net::{IpAddr, Ipv4Addr};
+        if self.no_dht {
+            return Ok(None);
+        }
+        for b in &self.dht_bootstrap {
+            let ok = b
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                bail!("--dht-bootstrap {b}: not a HOST:PORT address");
+            }
+        }
+        let bind = match listen {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(ip) if ip.is_unspecified() => Ipv4Addr::UNSPECIFIED,
+            IpAddr::V6(ip) => {
+                eprintln!("warning: the DHT is IPv4 only and --listen {ip} is IPv6: no DHT");
+                return Ok(None);
+            }
+        };
+        let mut config = DhtConfig::new(bind, self.dht_port.unwrap_or(peer_port));
+        if !self.dht_bootstrap.is_empty() {
+            config.bootstrap = self.dht_bootstrap.clone();
+        }
+        config.nodes_file = Some(state_dir.join("dht.nodes"));
+        let started = match Dht::start(config.clone()).await {
+            Err(DhtError::Bind { .. }) if self.dht_port.is_none() && config.port != 0 => {
+                config.port = 0;
+                Dht::start(config).await
+            }
+            r => r,
+        };
+        match started {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if self.dht_port.is_none() => {
+                eprintln!("warning: no DHT: {e}");
+                Ok(None)
+            }
+            Err(e) => Err(e).context("cannot start the DHT node (use another --dht-port)"),
+        }
+    }
+}
+
+/// Saves the DHT's routing table for the next run (a warning on failure).
+pub async fn save_dht(dht: Option<&Dht>) {
+    if let Some(d) = dht {
+        if let Err(e) = d.save_nodes().await {
+            eprintln!("warning: cannot save the DHT nodes: {e}");
+        }
+    }
+}
+
+/// The next change of the DHT's statistics; never resolves without a DHT.
+pub async fn dht_changed(rx: &mut Option<tokio::sync::watch::Receiver<DhtStats>>) -> DhtStats {
+    if let Some(r) = rx {
+        if r.changed().await.is_ok() {
+            return r.borrow_and_update().clone();
+        }
+        // The node is gone: no more changes.
+        *rx = None;
+    }
+    std::future::pending().await
+}
+
+/// Prints a `dht` JSON event: what the DHT node has done so far.
+pub fn dht_event(s: &DhtStats) {
+    event(serde_json::json!({
+        "event": "dht",
+        "lookups": s.lookups,
+        "peers_found": s.peers_found,
+        "announces": s.announces,
+        "announce_failures": s.announce_failures,
+    }));
 }
 
 impl EngineArgs {

@@ -52,8 +52,17 @@ async fn run_async(args: Args) -> Result<()> {
     let state_dir = args.engine.state_dir()?;
     let session = args.engine.session().await?;
     let port = session.local_addrs().first().map(|a| a.port()).unwrap_or(0);
+    let dht = args
+        .engine
+        .dht
+        .start(args.engine.listen, port, &state_dir)
+        .await?;
     if args.engine.json {
-        engine::event(json!({"event": "listening", "port": port}));
+        engine::event(json!({
+            "event": "listening",
+            "port": port,
+            "dht_port": dht.as_ref().map(|d| d.local_addr().port()),
+        }));
     }
 
     // Where the engine saves the metadata once the piece layers missing
@@ -99,6 +108,17 @@ async fn run_async(args: Args) -> Result<()> {
             let t = if let Ok(bytes) = std::fs::read(&cached) {
                 Torrent::from_bytes(&bytes).context("the cached metadata is invalid")?
             } else {
+                if let Some(d) = &dht {
+                    if !args.engine.json {
+                        eprintln!("looking for peers in the DHT...");
+                    }
+                    for id in btl_net::dht::torrent_ids(&hashes) {
+                        peers.extend(d.get_peers(id, Duration::from_secs(20)).await);
+                    }
+                    if args.engine.json {
+                        engine::dht_event(&d.stats().borrow());
+                    }
+                }
                 if !args.engine.json {
                     eprintln!("fetching metadata from {} peer(s)...", peers.len());
                 }
@@ -150,6 +170,7 @@ async fn run_async(args: Args) -> Result<()> {
                 tiers.extend(magnet_trackers);
                 args.engine.tracker_tiers(&tiers)
             },
+            dht: dht.clone(),
         },
     )
     .await
@@ -160,6 +181,7 @@ async fn run_async(args: Args) -> Result<()> {
     let piece_bytes = |n: u32| u64::from(n) * piece_length;
     let mut stats = handle.stats();
     let mut completed_at = None;
+    let mut dht_stats = dht.as_ref().filter(|_| args.engine.json).map(|d| d.stats());
     let interrupted = engine::interrupted();
     tokio::pin!(interrupted);
     let final_stats = loop {
@@ -190,10 +212,12 @@ async fn run_async(args: Args) -> Result<()> {
                     _ => {}
                 }
             }
+            s = engine::dht_changed(&mut dht_stats) => engine::dht_event(&s),
             _ = &mut interrupted => {
                 let s = stats.borrow().clone();
                 progress.finish();
                 handle.shutdown().await.context("cannot save progress")?;
+                engine::save_dht(dht.as_ref()).await;
                 if completed_at.is_some() {
                     return Ok(());
                 }
@@ -207,6 +231,7 @@ async fn run_async(args: Args) -> Result<()> {
     };
     progress.finish();
     handle.shutdown().await.context("cannot save progress")?;
+    engine::save_dht(dht.as_ref()).await;
     summary(
         &torrent,
         &final_stats,

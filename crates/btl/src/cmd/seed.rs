@@ -51,6 +51,11 @@ async fn run_async(args: Args) -> Result<()> {
     let state_dir = args.engine.state_dir()?;
     let session = args.engine.session().await?;
     let port = session.local_addrs().first().map(|a| a.port()).unwrap_or(0);
+    let dht = args
+        .engine
+        .dht
+        .start(args.engine.listen, port, &state_dir)
+        .await?;
     let resume_path = state_dir
         .join("resume")
         .join(format!("{}.journal", torrent.info_hashes().wire_id()));
@@ -68,6 +73,7 @@ async fn run_async(args: Args) -> Result<()> {
             max_upload_rate: 0,
             metadata_path: None,
             trackers: args.engine.tracker_tiers(torrent.trackers()),
+            dht: dht.clone(),
         },
     )
     .await
@@ -91,6 +97,7 @@ async fn run_async(args: Args) -> Result<()> {
         engine::event(json!({
             "event": "seeding",
             "port": port,
+            "dht_port": dht.as_ref().map(|d| d.local_addr().port()),
             "name": torrent.name(),
             "have_pieces": s.have_pieces,
             "pieces": s.wanted_pieces,
@@ -109,9 +116,18 @@ async fn run_async(args: Args) -> Result<()> {
             );
         }
     }
-    engine::interrupted().await;
+    let mut dht_stats = dht.as_ref().filter(|_| args.engine.json).map(|d| d.stats());
+    let interrupted = engine::interrupted();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            s = engine::dht_changed(&mut dht_stats) => engine::dht_event(&s),
+            _ = &mut interrupted => break,
+        }
+    }
     let s = stats.borrow().clone();
     handle.shutdown().await.context("cannot save state")?;
+    engine::save_dht(dht.as_ref()).await;
     if args.engine.json {
         engine::event(json!({"event": "stopped", "uploaded": s.uploaded}));
     } else {

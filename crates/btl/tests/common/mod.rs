@@ -8,7 +8,19 @@ use std::process::{Command, Output};
 
 /// The `btl` binary under test.
 pub fn btl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_btl"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_btl"));
+    // Tests stay on loopback: no DHT (its default bootstrap nodes are
+    // public routers) unless a test asks for it with `btl_with_dht`.
+    cmd.env("BTL_NO_DHT", "1");
+    cmd
+}
+
+/// `btl` with the DHT on: the test must give `--dht-bootstrap` (loopback
+/// nodes), or the public routers would be contacted.
+pub fn btl_with_dht() -> Command {
+    let mut cmd = btl();
+    cmd.env_remove("BTL_NO_DHT");
+    cmd
 }
 
 /// The repository root.
