@@ -53,7 +53,7 @@ pub struct EngineArgs {
 pub struct DhtArgs {
     /// Do not use the DHT: find peers only through trackers, --peer and
     /// peer exchange, and do not announce to the DHT.
-    #[arg(long, env = "BTL_NO_DHT")]
+    #[arg(long, env = "BTL_NO_DHT", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_dht: bool,
     /// A DHT node to join through, as HOST:PORT; repeat (or separate with
     /// commas in the variable) for several. Replaces the public routers

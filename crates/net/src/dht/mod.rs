@@ -104,7 +104,8 @@ impl DhtConfig {
 pub struct DhtStats {
     /// Peer lookups (`get_peers`) finished.
     pub lookups: u64,
-    /// Distinct peers found by lookups and handed to torrents.
+    /// Peers found by lookups (distinct within a lookup, summed over
+    /// lookups).
     pub peers_found: u64,
     /// Announces (`announce_peer`) that at least one node stored.
     pub announces: u64,
@@ -185,8 +186,8 @@ impl Dht {
     /// background (the first lookup also asks the bootstrap nodes).
     pub async fn start(config: DhtConfig) -> Result<Dht, DhtError> {
         let addr = SocketAddrV4::new(config.bind, config.port);
+        let mut bootstrap = resolve(&config.bootstrap).await;
         let built = tokio::task::spawn_blocking(move || -> Result<_, DhtError> {
-            let mut bootstrap = resolve(&config.bootstrap);
             if let Some(path) = &config.nodes_file {
                 match dht_nodes::load(path) {
                     Ok(saved) => bootstrap.extend(pick_restored(saved, &bootstrap)),
@@ -342,26 +343,57 @@ pub fn torrent_ids(hashes: &btl_types::InfoHashes) -> Vec<Sha1Hash> {
     ids
 }
 
-/// Resolves `HOST:PORT` names to IPv4 addresses (the DHT is IPv4 only).
-fn resolve(names: &[String]) -> Vec<SocketAddrV4> {
-    use std::net::ToSocketAddrs;
-    let mut out = Vec::new();
-    for name in names {
-        match name.to_socket_addrs() {
-            Ok(addrs) => {
-                let before = out.len();
-                out.extend(addrs.filter_map(|a| match a {
-                    SocketAddr::V4(a) => Some(a),
-                    SocketAddr::V6(_) => None,
-                }));
-                if out.len() == before {
-                    tracing::warn!(node = %name, "DHT bootstrap node has no IPv4 address");
+/// How long resolving the bootstrap names may take in all (an offline
+/// machine's resolver can take much longer to give up).
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Resolves `HOST:PORT` names to IPv4 addresses (the DHT is IPv4 only),
+/// all at once, giving up on those not resolved within
+/// [`RESOLVE_DEADLINE`].
+async fn resolve(names: &[String]) -> Vec<SocketAddrV4> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let name = name.clone();
+        set.spawn(async move { (i, tokio::net::lookup_host(name).await) });
+    }
+    let mut found: Vec<(usize, Vec<SocketAddrV4>)> = Vec::new();
+    let deadline = tokio::time::sleep(RESOLVE_DEADLINE);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                None => break,
+                Some(Ok((i, Ok(addrs)))) => {
+                    let v4: Vec<SocketAddrV4> = addrs
+                        .filter_map(|a| match a {
+                            SocketAddr::V4(a) => Some(a),
+                            SocketAddr::V6(_) => None,
+                        })
+                        .collect();
+                    if v4.is_empty() {
+                        tracing::warn!(node = %names[i], "DHT bootstrap node has no IPv4 address");
+                    }
+                    found.push((i, v4));
                 }
+                Some(Ok((i, Err(e)))) => {
+                    tracing::warn!(node = %names[i], error = %e, "cannot resolve DHT bootstrap node");
+                }
+                Some(Err(_)) => {}
+            },
+            _ = &mut deadline => {
+                tracing::warn!("DHT bootstrap names not resolved in {RESOLVE_DEADLINE:?}: skipped");
+                break;
             }
-            Err(e) => tracing::warn!(node = %name, error = %e, "cannot resolve DHT bootstrap node"),
         }
     }
-    out.dedup();
+    // In the order given.
+    found.sort_by_key(|(i, _)| *i);
+    let mut out: Vec<SocketAddrV4> = Vec::new();
+    for a in found.into_iter().flat_map(|(_, v)| v) {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
     out
 }
 
