@@ -193,13 +193,11 @@ fn seal<S: StateRead + ?Sized>(
             updates.push((smt::key_hash(k), v.as_deref().map(smt::value_hash)));
         }
     }
-    let mut diff = StateDiff::new();
-    for (k, v) in writes {
-        diff.put(k, v);
-    }
-    let root = smt::update(base, updates, |k, v| diff.put(k, v))
+    let mut all: Vec<(Vec<u8>, Option<Vec<u8>>)> = writes.into_iter().collect();
+    let root = smt::update(base, updates, |k, v| all.push((k, v)))
         .map_err(|e| BlockError::State(StateError::Tree(e)))?;
     header.state_root = root;
+    let diff = StateDiff::from_writes(all);
     Ok(Applied {
         header,
         diff,

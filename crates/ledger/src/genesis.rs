@@ -231,12 +231,11 @@ impl Genesis {
             .map(|(k, v)| (smt::key_hash(k), Some(smt::value_hash(v))))
             .collect();
         let empty = crate::state::MemState::new();
-        let mut diff = StateDiff::new();
-        for (k, v) in writes {
-            diff.put(k, Some(v));
-        }
-        let root = smt::update(&empty, updates, |k, v| diff.put(k, v))
+        let mut all: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+            writes.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        let root = smt::update(&empty, updates, |k, v| all.push((k, v)))
             .map_err(|_| GenesisError::Json("state tree".into()))?;
+        let diff = StateDiff::from_writes(all);
         header.state_root = root;
         Ok((diff, header))
     }

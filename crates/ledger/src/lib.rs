@@ -25,6 +25,8 @@ pub mod chain;
 pub mod codec;
 pub mod events;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod genesis;
 pub mod keys;
 pub mod params;

@@ -487,7 +487,16 @@ impl StateProof {
                 }
                 continue;
             }
-            siblings.push(if set { r.array("sibling")? } else { EMPTY });
+            if set {
+                let h: Hash = r.array("sibling")?;
+                if h == EMPTY {
+                    // One proof, one encoding: an empty sibling is a clear bit.
+                    return Err(DecodeError::Invalid("proof sibling"));
+                }
+                siblings.push(h);
+            } else {
+                siblings.push(EMPTY);
+            }
         }
         let terminal = match r.u8("terminal")? {
             0 => Terminal::Empty,

@@ -16,7 +16,7 @@
 //! Every key except the `x` ones is a leaf of the authenticated map whose
 //! root is the block's state root ([`crate::smt`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Read access to committed state. The I/O layer implements it over its
 /// database; [`MemState`] implements it in memory.
@@ -117,7 +117,8 @@ pub fn is_authenticated(key: &[u8]) -> bool {
 /// The writes of a block: each key set to a value or deleted, in key order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateDiff {
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Sorted by key, one entry per key.
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl StateDiff {
@@ -126,14 +127,38 @@ impl StateDiff {
         Self::default()
     }
 
+    /// A diff from writes in order; for a repeated key the last one wins.
+    pub fn from_writes(writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) -> Self {
+        let mut v: Vec<(Vec<u8>, Option<Vec<u8>>)> = writes.into_iter().collect();
+        // Stable: equal keys keep their order, so the last write is last.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(v.len());
+        for w in v {
+            match out.last_mut() {
+                Some(last) if last.0 == w.0 => *last = w,
+                _ => out.push(w),
+            }
+        }
+        Self { writes: out }
+    }
+
     /// Sets `key` to `value` (`None` deletes).
     pub fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        self.writes.insert(key, value);
+        match self
+            .writes
+            .binary_search_by(|(k, _)| k.as_slice().cmp(&key))
+        {
+            Ok(i) => self.writes[i].1 = value,
+            Err(i) => self.writes.insert(i, (key, value)),
+        }
     }
 
     /// The write for `key`, if the diff has one (`Some(None)` = deleted).
     pub fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.writes.get(key).map(|v| v.as_deref())
+        self.writes
+            .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+            .ok()
+            .map(|i| self.writes[i].1.as_deref())
     }
 
     /// The writes, in key order.
@@ -160,7 +185,9 @@ impl StateDiff {
 
     /// Adds `later`'s writes on top of these.
     pub fn merge(&mut self, later: StateDiff) {
-        self.writes.extend(later.writes);
+        let mut all = std::mem::take(&mut self.writes);
+        all.extend(later.writes);
+        *self = Self::from_writes(all);
     }
 }
 
