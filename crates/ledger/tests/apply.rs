@@ -892,3 +892,20 @@ fn genesis_json_round_trip_and_validation() {
     assert_eq!(last_header(&c.state).unwrap(), c.genesis_header);
     assert_eq!(c.genesis_header.state_root, state_root(&c.state).unwrap());
 }
+
+#[test]
+fn the_last_validators_stay_when_nobody_qualifies() {
+    let mut g = genesis();
+    g.params.validator_delay = 1;
+    g.params.unbonding_blocks = 1;
+    let mut c = Chain::new(&g);
+    // The only validator unstakes everything: the set must not go empty.
+    c.block_ok(vec![c.tx(1, TxBody::Unstake { amount: 1000 })]);
+    let s = validator_set(&c.state, 2).unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].address, addr(1));
+    c.block_ok(vec![]);
+    c.block_ok(vec![c.tx(3, TxBody::Stake { amount: 10 })]);
+    let h = c.height();
+    assert_eq!(validator_set(&c.state, h + 1).unwrap()[0].address, addr(3));
+}
