@@ -13,7 +13,9 @@ use crate::registry::RegistryEntry;
 use crate::smt::StateProof;
 use crate::state::MemState;
 use crate::tx::{RegisterTorrent, RevokeReason, SignedTx, Tx, TxBody};
-use crate::{apply_block, build_block, check_tx, query, BuildContext};
+use crate::{
+    apply_block, apply_block_with, build_block, check_tx, query, BuildContext, VerifiedSigs,
+};
 
 fn roundtrip<T: PartialEq + std::fmt::Debug>(
     data: &[u8],
@@ -105,9 +107,13 @@ pub fn fuzz_apply(data: &[u8]) {
     let proposer = PublicKey::from_signing_key(&keys[0]).address();
     for (round, chunk) in rest.chunks(12 * 16).take(3).enumerate() {
         let mut txs = Vec::new();
+        // Signatures checked once at admission, as a node does.
+        let mut cache = VerifiedSigs::new();
         for op in chunk.chunks_exact(12) {
             if let Some(tx) = make_tx(&state, keys, op) {
-                let _ = check_tx(&state, &tx);
+                if let Ok(c) = check_tx(&state, &tx) {
+                    cache.insert(c.id, tx.signature, c.key);
+                }
                 txs.push(tx);
             }
         }
@@ -117,12 +123,12 @@ pub fn fuzz_apply(data: &[u8]) {
             max_txs: None,
             max_bytes: None,
         };
-        let Ok(built) = build_block(&state, &ctx, txs, &()) else {
+        let Ok(built) = build_block(&state, &ctx, txs, &cache) else {
             // The proposer can drop out of the set only through stake
             // changes; then nothing more to do.
             return;
         };
-        let applied = apply_block(&state, &built.block);
+        let applied = apply_block_with(&state, &built.block, &cache);
         assert!(applied.is_ok(), "built block does not apply: {applied:?}");
         if let Ok(applied) = applied {
             assert_eq!(applied.diff, built.diff, "build and apply disagree");
