@@ -20,6 +20,7 @@ pub mod conn;
 pub mod crypt;
 pub mod hashes;
 pub mod layers;
+pub mod lsd;
 pub mod metadata;
 pub mod pex;
 pub mod ratelimit;

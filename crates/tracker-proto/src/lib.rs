@@ -18,6 +18,8 @@
 //! - **Bounded**: every count an untrusted peer controls (request head
 //!   size, number of scraped infohashes, number of peers in a reply) is
 //!   capped by [`Limits`] before anything is allocated.
+//! - **LSD** (BEP 14): [`lsd::Announce`], the multicast `BT-SEARCH`
+//!   announces of local service discovery.
 //! - Infohashes are plain 20-byte ids here: a v1 infohash, or the
 //!   truncated v2 infohash of a hybrid or v2 swarm, are tracked alike.
 //!
@@ -26,6 +28,7 @@
 //! and `btl-net` (client). HTTP bodies: tracker requests are `GET`s.
 
 pub mod http;
+pub mod lsd;
 pub mod udp;
 
 mod query;
@@ -232,4 +235,16 @@ pub fn fuzz_http_response(data: &[u8]) {
         assert!(http::AnnounceResponse::decode(&out, &limits).is_ok());
     }
     let _ = http::ScrapeResponse::decode(data, &limits);
+}
+
+/// Fuzz entry point: decodes `data` as a BEP 14 announce; what decodes
+/// re-encodes to a datagram that decodes to the same announce.
+pub fn fuzz_lsd(data: &[u8]) {
+    if let Ok(a) = lsd::Announce::decode(data) {
+        assert!(a.port != 0 && !a.info_hashes.is_empty());
+        assert!(a.info_hashes.len() <= lsd::MAX_INFOHASHES);
+        for group in [lsd::Group::V4, lsd::Group::V6] {
+            assert_eq!(lsd::Announce::decode(&a.encode(group)), Ok(a.clone()));
+        }
+    }
 }

@@ -43,6 +43,13 @@ pub struct EngineArgs {
     /// Upload limit per second, e.g. 500K or 10M; 0 or absent: unlimited.
     #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_UP", value_name = "RATE")]
     pub max_up: Option<u64>,
+    /// Do not look for peers on the local network (BEP 14 local service
+    /// discovery). It is on by default for public torrents: announces go
+    /// to the multicast group 239.192.152.143:6771 (IPv6:
+    /// [ff15::efc0:988f]:6771) on the interface of --listen (the default
+    /// interface when --listen is a wildcard address).
+    #[arg(long, env = "BTL_NO_LSD")]
+    pub no_lsd: bool,
 }
 
 impl EngineArgs {
@@ -109,6 +116,25 @@ impl EngineArgs {
 }
 
 impl EngineArgs {
+    /// Starts local service discovery for `session` unless --no-lsd; a
+    /// failure to join the multicast group is a warning, not an error.
+    pub async fn lsd(&self, session: &Session) -> Option<btl_net::lsd::Lsd> {
+        if self.no_lsd {
+            return None;
+        }
+        let config = btl_net::lsd::LsdConfig {
+            peer_port: session.local_addrs().first().map_or(0, |a| a.port()),
+            interface: self.listen,
+        };
+        match btl_net::lsd::Lsd::start(config).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("warning: local peer discovery is off: cannot join the multicast group on {}: {e}", self.listen);
+                None
+            }
+        }
+    }
+
     /// The tracker tiers to use: the torrent's (unless --no-trackers), then
     /// each --tracker as a tier of its own.
     pub fn tracker_tiers(&self, from_torrent: &[Vec<String>]) -> Vec<Vec<String>> {

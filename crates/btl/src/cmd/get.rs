@@ -150,6 +150,7 @@ async fn run_async(args: Args) -> Result<()> {
                 tiers.extend(magnet_trackers);
                 args.engine.tracker_tiers(&tiers)
             },
+            lsd: args.engine.lsd(&session).await,
         },
     )
     .await

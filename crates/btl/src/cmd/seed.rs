@@ -68,6 +68,7 @@ async fn run_async(args: Args) -> Result<()> {
             max_upload_rate: 0,
             metadata_path: None,
             trackers: args.engine.tracker_tiers(torrent.trackers()),
+            lsd: args.engine.lsd(&session).await,
         },
     )
     .await
