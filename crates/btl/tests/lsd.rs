@@ -41,6 +41,28 @@ fn setup(dir: &Path, v1: bool, seed: u64) -> (PathBuf, PathBuf) {
     (seed_dir, torrent)
 }
 
+/// `btl seed` with LSD on (as by default), listening on `listen`; waits
+/// for its `seeding` event and returns it.
+fn btl_seed(
+    dir: &Path,
+    torrent: &Path,
+    data: &Path,
+    listen: &str,
+    extra: &[&str],
+) -> (Spawned, serde_json::Value) {
+    let mut cmd = btl_with_lsd();
+    cmd.arg("seed")
+        .arg(torrent)
+        .arg("--data")
+        .arg(data)
+        .args(["--json", "--port", "0", "--listen", listen, "--state-dir"])
+        .arg(dir.join("seed-state"))
+        .args(extra);
+    let mut s = Spawned::start(cmd, "btl-seed", dir);
+    let ready = s.wait_event("seeding", READY_DEADLINE);
+    (s, ready)
+}
+
 fn unique_seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -49,7 +71,7 @@ fn unique_seed() -> u64 {
 }
 
 fn btl_get(dir: &Path, torrent: &Path, listen: &str) -> Spawned {
-    let mut cmd = btl();
+    let mut cmd = btl_with_lsd();
     cmd.arg("get")
         .arg(torrent)
         .args(["--json", "--port", "0", "--listen", listen, "--no-trackers"])
@@ -100,7 +122,7 @@ fn info_hashes(torrent: &Path) -> Vec<[u8; 20]> {
 fn btl_seed_and_btl_get_meet_through_lsd_only() {
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, torrent) = setup(tmp.path(), false, unique_seed());
-    let (mut seed, _) = start_btl_seed(
+    let (mut seed, _) = btl_seed(
         tmp.path(),
         &torrent,
         &seed_dir,
@@ -137,10 +159,9 @@ fn announces_follow_bep_14_and_no_lsd_turns_them_off() {
     let off_dir = tmp.path().join("off");
     std::fs::create_dir_all(&off_dir).unwrap();
     let (seed_dir, torrent) = setup(tmp.path(), false, unique_seed());
-    let (_off, off_ready) =
-        start_btl_seed(&off_dir, &torrent, &seed_dir, "127.0.0.6", &["--no-lsd"]);
+    let (_off, off_ready) = btl_seed(&off_dir, &torrent, &seed_dir, "127.0.0.6", &["--no-lsd"]);
     let off_port = off_ready["port"].as_u64().unwrap() as u16;
-    let (_on, on_ready) = start_btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.7", &[]);
+    let (_on, on_ready) = btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.7", &[]);
     let on_port = on_ready["port"].as_u64().unwrap() as u16;
     let ids = info_hashes(&torrent);
     assert_eq!(ids.len(), 2, "a hybrid torrent has two ids");
@@ -193,7 +214,7 @@ fn libtorrent_finds_a_btl_seeder_through_lsd() {
     require_libtorrent();
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, torrent) = setup(tmp.path(), true, unique_seed());
-    let (_seed, _) = start_btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.2", &[]);
+    let (_seed, _) = btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.2", &[]);
     let mut lt = Command::new(PYTHON);
     lt.arg(repo().join("scripts/interop/lt_peer.py"))
         .arg("leech")
