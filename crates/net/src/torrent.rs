@@ -59,6 +59,8 @@ pub struct AddTorrent {
     pub metadata_path: Option<PathBuf>,
     /// Tracker tiers to announce to (BEP 12); empty: no trackers.
     pub trackers: Vec<Vec<String>>,
+    /// Which certificates https:// trackers may present.
+    pub tracker_tls: crate::tracker_client::TrackerTls,
     /// Local service discovery (BEP 14) to announce the torrent on and
     /// learn peers from; ignored for a private torrent (BEP 27).
     pub lsd: Option<crate::lsd::Lsd>,
@@ -345,6 +347,7 @@ pub async fn add_torrent(
                 .filter(|ip| !ip.is_unspecified()),
             piece_length: add.torrent.piece_length(),
             wanted_bytes,
+            tls: add.tracker_tls.clone(),
         };
         actor.announcer = Some(crate::announce::spawn(
             cfg,

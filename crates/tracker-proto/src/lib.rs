@@ -18,6 +18,9 @@
 //! - **Bounded**: every count an untrusted peer controls (request head
 //!   size, number of scraped infohashes, number of peers in a reply) is
 //!   capped by [`Limits`] before anything is allocated.
+//! - **HTTP replies** as the client reads them: [`reply::parse_reply`]
+//!   frames a response (`Content-Length`, `chunked`, or until close),
+//!   bounded.
 //! - **LSD** (BEP 14): [`lsd::Announce`], the multicast `BT-SEARCH`
 //!   announces of local service discovery.
 //! - Infohashes are plain 20-byte ids here: a v1 infohash, or the
@@ -29,6 +32,7 @@
 
 pub mod http;
 pub mod lsd;
+pub mod reply;
 pub mod udp;
 
 mod query;
@@ -245,6 +249,23 @@ pub fn fuzz_lsd(data: &[u8]) {
         assert!(a.info_hashes.len() <= lsd::MAX_INFOHASHES);
         for group in [lsd::Group::V4, lsd::Group::V6] {
             assert_eq!(lsd::Announce::decode(&a.encode(group)), Ok(a.clone()));
+        }
+    }
+}
+
+/// Fuzz entry point: frames `data` as an HTTP reply (as received so far
+/// and as a whole connection), and as the body of a chunked reply.
+pub fn fuzz_http_reply(data: &[u8]) {
+    let limits = reply::ReplyLimits::default();
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    chunked.extend_from_slice(data);
+    for input in [data, &chunked[..]] {
+        for eof in [false, true] {
+            if let Ok(Some(r)) = reply::parse_reply(input, eof, &limits) {
+                assert!(r.len <= input.len());
+                assert!(r.body.len() <= limits.max_body && r.body.len() <= r.len);
+                assert!((200..=599).contains(&r.status));
+            }
         }
     }
 }
