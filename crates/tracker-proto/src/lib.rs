@@ -21,6 +21,7 @@
 //! - **HTTP replies** as the client reads them: [`reply::parse_reply`]
 //!   frames a response (`Content-Length`, `chunked`, or until close),
 //!   bounded.
+//! - **Saved swarms**: [`state`], the file `btl tracker --state` keeps.
 //! - **LSD** (BEP 14): [`lsd::Announce`], the multicast `BT-SEARCH`
 //!   announces of local service discovery.
 //! - Infohashes are plain 20-byte ids here: a v1 infohash, or the
@@ -33,6 +34,7 @@
 pub mod http;
 pub mod lsd;
 pub mod reply;
+pub mod state;
 pub mod udp;
 
 mod query;
@@ -266,6 +268,22 @@ pub fn fuzz_http_reply(data: &[u8]) {
                 assert!(r.body.len() <= limits.max_body && r.body.len() <= r.len);
                 assert!((200..=599).contains(&r.status));
             }
+        }
+    }
+}
+
+/// Fuzz entry point: reads `data` as a tracker state file (with and
+/// without the magic); what is read is bounded by the input.
+pub fn fuzz_tracker_state(data: &[u8]) {
+    let mut with_magic = state::MAGIC.to_vec();
+    with_magic.extend_from_slice(data);
+    for input in [data, &with_magic[..]] {
+        let mut peers = 0u64;
+        if let Ok(d) = state::decode(input, |_, _| {}, |_, _, _| peers += 1) {
+            assert_eq!(d.peers, peers);
+            let records =
+                d.torrents as usize * state::TORRENT_LEN + peers as usize * state::PEER_LEN;
+            assert!(state::MAGIC.len() + records <= input.len());
         }
     }
 }

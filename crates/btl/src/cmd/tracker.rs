@@ -74,6 +74,16 @@ pub struct Args {
     /// start.
     #[arg(long, env = "BTL_TRACKER_STATE", value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Seconds between two saves of --state (a crash loses at most this
+    /// much).
+    #[arg(
+        long,
+        default_value_t = 300,
+        env = "BTL_TRACKER_STATE_EVERY",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub state_every: u64,
     /// Seconds between announces, told to clients.
     #[arg(long, default_value_t = 1800, env = "BTL_TRACKER_INTERVAL")]
     pub interval: u32,
@@ -133,7 +143,7 @@ async fn run_async(args: Args) -> Result<()> {
         default_numwant: 50.min(args.max_numwant),
         udp_threads: args.udp_threads,
         full_scrape: args.full_scrape,
-        save_every: Duration::from_secs(300),
+        save_every: Duration::from_secs(args.state_every),
         ..Config::default()
     };
     let tracker = Tracker::start(config)
