@@ -151,7 +151,7 @@ fn btl_seed_and_btl_get_meet_through_lsd_only() {
 
 /// The datagrams are BEP 14's: sent to the group with `Host`, our `Port`,
 /// every id of the torrent (a hybrid has two) and a cookie; a seeder run
-/// with `--no-lsd` sends none.
+/// with `--no-lsd` sends none, nor does a seeder of a private torrent.
 #[test]
 fn announces_follow_bep_14_and_no_lsd_turns_them_off() {
     let tmp = tempfile::tempdir().unwrap();
@@ -161,6 +161,20 @@ fn announces_follow_bep_14_and_no_lsd_turns_them_off() {
     let (seed_dir, torrent) = setup(tmp.path(), false, unique_seed());
     let (_off, off_ready) = btl_seed(&off_dir, &torrent, &seed_dir, "127.0.0.6", &["--no-lsd"]);
     let off_port = off_ready["port"].as_u64().unwrap() as u16;
+    // BEP 27: a private torrent is never announced on the local network.
+    let private = tmp.path().join("private.torrent");
+    run_ok(
+        btl()
+            .arg("create")
+            .arg(seed_dir.join("payload"))
+            .args(["--private", "--piece-size", "65536", "-o"])
+            .arg(&private),
+    );
+    let private_dir = tmp.path().join("private");
+    std::fs::create_dir_all(&private_dir).unwrap();
+    let (_private, private_ready) = btl_seed(&private_dir, &private, &seed_dir, "127.0.0.8", &[]);
+    let private_port = private_ready["port"].as_u64().unwrap() as u16;
+    let private_ids = info_hashes(&private);
     let (_on, on_ready) = btl_seed(tmp.path(), &torrent, &seed_dir, "127.0.0.7", &[]);
     let on_port = on_ready["port"].as_u64().unwrap() as u16;
     let ids = info_hashes(&torrent);
@@ -175,6 +189,10 @@ fn announces_follow_bep_14_and_no_lsd_turns_them_off() {
         let Ok(a) = Announce::decode(&buf[..n]) else {
             continue;
         };
+        assert!(
+            a.port != private_port && !private_ids.iter().any(|id| a.info_hashes.contains(id)),
+            "a private torrent was announced"
+        );
         if !ids.iter().any(|id| a.info_hashes.contains(id)) {
             continue; // another test's swarm
         }
