@@ -12,7 +12,7 @@
 //! announces to believe. Torrents join with [`Lsd::add`] and leave when
 //! the returned [`LsdEntry`] is dropped. A peer learnt from an announce of
 //! one of our ids goes to that torrent's actor as a
-//! [`Command::AddPeer`](crate::torrent::Command::AddPeer), like a tracker
+//! [`Command::AddPeer`], like a tracker
 //! or PEX peer.
 //!
 //! - **Interface**: the one that holds our listening address (its family
@@ -377,7 +377,8 @@ async fn run(mut core: LsdCore, channels: Vec<Channel>, mut rx: mpsc::UnboundedR
 }
 
 /// Receives on whichever socket has a datagram: (socket index, length,
-/// source). Receive errors (ICMP noise) are skipped.
+/// source). Receive errors (ICMP noise) are skipped, with a short pause so
+/// that a socket stuck in error does not spin.
 async fn recv_any(channels: &[Channel], bufs: &mut [Vec<u8>]) -> (usize, usize, SocketAddr) {
     let futs = channels
         .iter()
@@ -386,8 +387,12 @@ async fn recv_any(channels: &[Channel], bufs: &mut [Vec<u8>]) -> (usize, usize, 
         .map(|(i, (c, buf))| {
             Box::pin(async move {
                 loop {
-                    if let Ok((n, from)) = c.sock.recv_from(buf).await {
-                        return (i, n, from);
+                    match c.sock.recv_from(buf).await {
+                        Ok((n, from)) => return (i, n, from),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "LSD: receive failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
                     }
                 }
             })

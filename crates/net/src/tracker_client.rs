@@ -1,16 +1,11 @@
 //! The tracker client: HTTP and HTTPS (BEP 3, BEP 23 compact, BEP 7 IPv6,
-//! BEP 48 scrape) and UDP (BEP 15) announces and scrapes, with BEP 12
-//! tiers, on top of `btl-tracker-proto`'s codecs.
+//! BEP 48 scrape) and UDP (BEP 15) announces and scrapes, on top of
+//! `btl-tracker-proto`'s codecs.
 //!
 //! [`announce`] does one announce to one URL, [`scrape`] one scrape.
 //! HTTPS uses rustls, trusting the Mozilla roots and any extra CA given
-//! through [`TrackerTls`]; replies may be chunked ([`http`]). [`Announcer`] runs a
-//! torrent's announces: `started` first, again every interval, `completed`
-//! once the download is done, `stopped` at shutdown, walking the tiers in
-//! order (the first URL of a tier that answers moves to the tier's front)
-//! and announcing each of the torrent's 20-byte ids (a hybrid has two: the
-//! v1 hash and the truncated v2 hash). Discovered peers go to the torrent's
-//! actor.
+//! through [`TrackerTls`]; replies may be chunked ([`http`]). A torrent's
+//! announces over time, with BEP 12 tiers, are [`crate::announce`]'s.
 
 pub mod http;
 mod tls;
