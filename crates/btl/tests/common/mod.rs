@@ -6,8 +6,18 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `btl` binary under test.
+/// The `btl` binary under test, with local service discovery off
+/// (`BTL_NO_LSD`): tests running at the same time often build the same
+/// torrent, and their peers must not meet through multicast. The LSD tests
+/// use [`btl_with_lsd`].
 pub fn btl() -> Command {
+    let mut cmd = btl_with_lsd();
+    cmd.env("BTL_NO_LSD", "1");
+    cmd
+}
+
+/// The `btl` binary under test, with its default discovery (LSD on).
+pub fn btl_with_lsd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_btl"))
 }
 
