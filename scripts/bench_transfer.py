@@ -187,7 +187,7 @@ class Bench:
         data = os.path.dirname(self.payload)
         if impl == "btl":
             cmd = [self.a.btl, "seed", self.torrent(kind), "--data", data, "--json",
-                   "--port", "0", "--listen", "127.0.0.1", "--no-dht",
+                   "--port", "0", "--listen", "127.0.0.1", "--no-lsd", "--no-dht",
                    "--state-dir", os.path.join(self.a.work, f"seed-state-{kind}")]
             p = self.kids.start(cmd, out, err)
         else:
@@ -237,7 +237,8 @@ class Bench:
         if leech_impl == "btl":
             cmd = timed + [a.btl, "get", self.torrent(kind), "-o", dest, "--json",
                            "--port", "0", "--listen", "127.0.0.1", "--peer", peer,
-                           "--no-dht", "--state-dir", state]
+                           # the peer is given (libtorrent's LSD and DHT are off too)
+                           "--no-lsd", "--no-dht", "--state-dir", state]
         else:
             cmd = timed + ["/usr/bin/python3", a.lt_peer, "leech", self.torrent(kind), dest,
                            peer, str(a.deadline)]

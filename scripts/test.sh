@@ -16,6 +16,9 @@ command -v transmission-create >/dev/null || missing+=(transmission-cli)
 command -v transmission-daemon >/dev/null || missing+=(transmission-daemon)
 command -v aria2c >/dev/null || missing+=(aria2)
 command -v opentracker >/dev/null || missing+=(opentracker)
+# The IPv6 LSD test makes a network namespace (unshare/nsenter: util-linux).
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nsenter >/dev/null || missing+=(util-linux)
 if ((${#missing[@]})); then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""

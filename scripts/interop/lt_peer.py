@@ -2,14 +2,16 @@
 """A libtorrent peer for bitorrent's engine interop tests and benchmarks.
 
 Run with Debian's /usr/bin/python3 (package python3-libtorrent). Listens on
-127.0.0.1 only (see LT_LISTEN_IP); no DHT, LSD, UPnP or NAT-PMP. Peer
-exchange (ut_pex, BEP 11) is on, as in libtorrent's default session.
+127.0.0.1 only (see LT_LISTEN_IP); no DHT, UPnP or NAT-PMP, and no local
+service discovery unless LT_LSD=1. Peer exchange (ut_pex, BEP 11) is on,
+as in libtorrent's default session.
 
   lt_peer.py seed TORRENT SAVE_PATH
       check the data and seed it. Prints {"event": "seeding", "port": N}
       once ready, then serves until stdin closes or it is killed.
   lt_peer.py leech TORRENT SAVE_PATH HOST:PORT [DEADLINE_S]
-      download from the given peer. Prints {"event": "listening", "port": N}
+      download from the given peer (HOST:PORT "none": from whoever
+      libtorrent finds, e.g. through LSD). Prints {"event": "listening", "port": N}
       once it accepts connections, {"event": "connected"} once it has a
       peer, then {"event": "done", ...} and exits 0 when every piece is
       verified, exits 1 at the deadline.
@@ -23,6 +25,8 @@ Options through environment variables:
   LT_DOWNLOAD_LIMIT=BYTES_PER_SECOND      (default: unlimited)
   LT_LISTEN_IP=IPV4                       (default: 127.0.0.1; outgoing
                                            connections leave from it too)
+  LT_LSD=1                                 local service discovery (BEP 14)
+                                           on LT_LISTEN_IP's interface
 """
 import json
 import os
@@ -46,7 +50,7 @@ def session():
               "disabled": lt.enc_policy.disabled}[enc]
     settings = {
         "listen_interfaces": f"{LISTEN_IP}:0",
-        "enable_dht": False, "enable_lsd": False,
+        "enable_dht": False, "enable_lsd": os.environ.get("LT_LSD") == "1",
         "enable_upnp": False, "enable_natpmp": False,
         "out_enc_policy": policy, "in_enc_policy": policy,
         "allow_multiple_connections_per_ip": True,
@@ -141,7 +145,7 @@ def leech(torrent, save_path, peer, deadline_s, magnet=False):
     else:
         ti = lt.torrent_info(torrent)
         h = ses.add_torrent({"ti": ti, "save_path": save_path})
-    host, port = peer.rsplit(":", 1)
+    host, port = peer.rsplit(":", 1) if peer != "none" else (None, None)
     emit({"event": "listening", "port": wait_listening(ses, time.monotonic() + 30)})
     start = time.monotonic()
     deadline = start + deadline_s
@@ -157,7 +161,8 @@ def leech(torrent, save_path, peer, deadline_s, magnet=False):
         if st.state in (lt.torrent_status.downloading, lt.torrent_status.finished,
                         lt.torrent_status.seeding,
                         lt.torrent_status.downloading_metadata) and not connected:
-            h.connect_peer((host, int(port)))
+            if host is not None:
+                h.connect_peer((host, int(port)))
             connected = True
         if st.num_peers > 0 and not had_peer:
             had_peer = True
@@ -169,7 +174,8 @@ def leech(torrent, save_path, peer, deadline_s, magnet=False):
                   "downloaded": st.total_payload_download,
                   "pieces": sum(1 for p in st.pieces if p)})
             return
-        if connected and st.num_peers == 0 and int(time.monotonic() * 2) % 6 == 0:
+        if host is not None and connected and st.num_peers == 0 \
+                and int(time.monotonic() * 2) % 6 == 0:
             h.connect_peer((host, int(port)))
     st = h.status()
     emit({"event": "timeout", "progress": st.progress, "peers": st.num_peers})

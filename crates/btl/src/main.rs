@@ -31,8 +31,10 @@ enum Command {
     Get(cmd::get::Args),
     /// Seed a torrent whose data is on disk.
     Seed(cmd::seed::Args),
-    /// Run a BitTorrent tracker (HTTP and UDP announce and scrape).
+    /// Run a BitTorrent tracker (HTTP, HTTPS and UDP announce and scrape).
     Tracker(cmd::tracker::Args),
+    /// Ask a tracker how many seeders and leechers swarms have.
+    Scrape(cmd::scrape::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Get(a) => cmd::get::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Tracker(a) => cmd::tracker::run(a),
+        Command::Scrape(a) => cmd::scrape::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

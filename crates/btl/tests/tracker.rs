@@ -564,3 +564,85 @@ fn whitelist_and_state_survive_a_restart() {
     assert_eq!((r.complete, r.incomplete), (1, 2), "{r:?}");
     assert_eq!(r.peers.len(), 2);
 }
+
+/// The periodic save (`--state-every`) is what survives a crash: after
+/// `kill -9`, a restart still knows the swarm saved before it.
+#[test]
+fn swarms_survive_kill_9_through_the_periodic_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("swarms.state");
+    let args = ["--state", state.to_str().unwrap(), "--state-every", "1"];
+    let mut t = tracker(tmp.path(), &args);
+    announce(t.http, &ann(9, 1, 1000, 0)).unwrap();
+    announce(t.http, &ann(9, 2, 2000, 5)).unwrap();
+    // Wait for a save that holds both peers: magic, one torrent record,
+    // two peers.
+    let want = 8 + 28 + 2 * 39;
+    let end = std::time::Instant::now() + DEADLINE;
+    while std::fs::metadata(&state).map_or(0, |m| m.len()) < want {
+        assert!(std::time::Instant::now() < end, "no periodic save");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+    t.proc.child.kill().unwrap();
+    t.proc.child.wait().unwrap();
+    let t = tracker(tmp.path(), &args);
+    let r = announce(t.http, &ann(9, 3, 3000, 5)).unwrap();
+    assert_eq!((r.complete, r.incomplete), (1, 2), "{r:?}");
+    assert_eq!(r.peers.len(), 2);
+    let st = stats(&t);
+    assert_eq!(
+        (st["torrents"].as_u64(), st["peers"].as_u64()),
+        (Some(1), Some(3)),
+        "{st}"
+    );
+}
+
+/// `/stats` (JSON) and `/metrics` (Prometheus text) count what happened:
+/// swarms, HTTP and UDP requests, failures, bad connection ids.
+#[test]
+fn stats_and_metrics_count_requests_and_swarms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tracker(tmp.path(), &[]);
+    announce(t.http, &ann(1, 1, 1000, 0)).unwrap();
+    announce(t.http, &ann(1, 2, 1001, 10)).unwrap();
+    announce(t.http, &ann(2, 3, 1002, 10)).unwrap();
+    let (_, body) = http_get(t.http, &format!("/scrape?info_hash={}", pct(&[1; 20])));
+    ScrapeResponse::decode(&body, &Limits::default()).unwrap();
+    let (status, _) = http_get(t.http, "/announce?info_hash=short");
+    assert!(status.contains("200"), "{status}");
+    let s = udp_client();
+    let cid = udp_connect(&s, t.udp);
+    assert!(matches!(
+        udp_request(&s, t.udp, &udp_ann(cid, 3, 4, 1003)),
+        Some(Response::Announce { .. })
+    ));
+    let _ = udp_request(&s, t.udp, &udp_ann(cid ^ 1, 3, 4, 1003));
+    let st = stats(&t);
+    let n = |k: &str| st[k].as_u64().unwrap_or_else(|| panic!("no {k} in {st}"));
+    assert_eq!((n("torrents"), n("peers"), n("seeders")), (3, 4, 1), "{st}");
+    // The malformed announce is a failure, not an announce.
+    assert_eq!((n("http_announces"), n("http_scrapes")), (3, 1), "{st}");
+    assert_eq!(n("http_failures"), 1, "{st}");
+    assert_eq!((n("udp_connects"), n("udp_announces")), (1, 1), "{st}");
+    assert_eq!(
+        (n("udp_bad_connection_id"), n("udp_errors")),
+        (1, 1),
+        "{st}"
+    );
+    let (status, metrics) = http_get(t.http, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    let metrics = String::from_utf8(metrics).unwrap();
+    for line in [
+        "# TYPE btl_tracker_peers gauge",
+        "btl_tracker_peers 4",
+        "btl_tracker_torrents 3",
+        "# TYPE btl_tracker_http_scrapes_total counter",
+        "btl_tracker_http_scrapes_total 1",
+        "btl_tracker_udp_bad_connection_id_total 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in:\n{metrics}"
+        );
+    }
+}

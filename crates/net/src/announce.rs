@@ -36,6 +36,8 @@ pub struct AnnouncerConfig {
     pub piece_length: u64,
     /// Bytes wanted in all.
     pub wanted_bytes: u64,
+    /// Which certificates https:// trackers may present.
+    pub tls: crate::tracker_client::TrackerTls,
 }
 
 /// A running announcer.
@@ -151,6 +153,7 @@ async fn announce_all(
             numwant: if event == Event::Stopped { 0 } else { 50 },
             key,
             bind: cfg.bind,
+            tls: cfg.tls.clone(),
         };
         'tiers: for tier in &mut cfg.tiers {
             for i in 0..tier.len() {

@@ -10,7 +10,10 @@
 //!   piece buffers and its resume journal, fed through one bounded channel
 //!   of [`Input`]s;
 //! - each peer connection is two tasks ([`conn`]): a reader that decodes
-//!   frames and a writer that encodes messages and serves blocks.
+//!   frames and a writer that encodes messages and serves blocks;
+//! - peers are found through trackers ([`announce`], [`tracker_client`]:
+//!   HTTP, HTTPS, UDP), peer exchange ([`pex`]) and local service
+//!   discovery ([`lsd`], one multicast task per session).
 //!
 //! State has one owner: the actor. Connection tasks hold only their socket
 //! half and a channel; nothing is shared behind a lock on the hot path.
@@ -21,6 +24,7 @@ pub mod crypt;
 pub mod dht;
 pub mod hashes;
 pub mod layers;
+pub mod lsd;
 pub mod metadata;
 pub mod pex;
 pub mod ratelimit;

@@ -59,6 +59,11 @@ pub struct AddTorrent {
     pub metadata_path: Option<PathBuf>,
     /// Tracker tiers to announce to (BEP 12); empty: no trackers.
     pub trackers: Vec<Vec<String>>,
+    /// Which certificates https:// trackers may present.
+    pub tracker_tls: crate::tracker_client::TrackerTls,
+    /// Local service discovery (BEP 14) to announce the torrent on and
+    /// learn peers from; ignored for a private torrent (BEP 27).
+    pub lsd: Option<crate::lsd::Lsd>,
     /// The DHT node to find peers through and announce to (BEP 5); `None`
     /// or a private torrent (BEP 27): no DHT.
     pub dht: Option<crate::dht::Dht>,
@@ -316,6 +321,7 @@ pub async fn add_torrent(
         },
         known: HashMap::new(),
         announcer: None,
+        lsd: None,
         dht: None,
         v2: crate::layers::HashExchange::new(
             &add.torrent,
@@ -327,12 +333,11 @@ pub async fn add_torrent(
         actor.known.insert(*addr, Redial::default());
         session.connect(wire_id, *addr);
     }
+    if let Some(lsd) = add.lsd.as_ref().filter(|_| !add.torrent.is_private()) {
+        actor.lsd = Some(lsd.add(swarm_ids(&add.torrent), tx.clone()));
+    }
     if !add.trackers.is_empty() {
-        let hashes = add.torrent.info_hashes();
-        let mut ids = vec![wire_id];
-        if let btl_types::InfoHashes::Hybrid(_, v2) = hashes {
-            ids.push(v2.truncated());
-        }
+        let ids = swarm_ids(&add.torrent);
         let wanted_bytes = wanted_payload_bytes(&add.torrent, add.wanted_files.as_deref());
         let cfg = crate::announce::AnnouncerConfig {
             tiers: add.trackers.clone(),
@@ -346,6 +351,7 @@ pub async fn add_torrent(
                 .filter(|ip| !ip.is_unspecified()),
             piece_length: add.torrent.piece_length(),
             wanted_bytes,
+            tls: add.tracker_tls.clone(),
         };
         actor.announcer = Some(crate::announce::spawn(
             cfg,
@@ -368,6 +374,17 @@ pub async fn add_torrent(
         tx,
         stats: stats_rx,
     })
+}
+
+/// The 20-byte ids a torrent's swarm goes by: the wire id, and for a
+/// hybrid the truncated v2 hash too.
+fn swarm_ids(t: &Torrent) -> Vec<Sha1Hash> {
+    let hashes = t.info_hashes();
+    let mut ids = vec![hashes.wire_id()];
+    if let btl_types::InfoHashes::Hybrid(_, v2) = hashes {
+        ids.push(v2.truncated());
+    }
+    ids
 }
 
 type Opened = (
@@ -526,6 +543,8 @@ struct Peer {
 struct Actor {
     /// The tracker announcer, stopped (with a `stopped` announce) with us.
     announcer: Option<crate::announce::AnnouncerHandle>,
+    /// Our LSD membership; dropping it stops the announces.
+    lsd: Option<crate::lsd::LsdEntry>,
     /// The DHT lookups and announces, stopped with us.
     dht: Option<crate::dht::announcer::DhtAnnouncerHandle>,
     session: Session,

@@ -1,32 +1,43 @@
-//! The tracker client: HTTP (BEP 3, BEP 23 compact, BEP 7 IPv6) and UDP
-//! (BEP 15) announces, with BEP 12 tiers, on top of `btl-tracker-proto`'s
-//! codecs.
+//! The tracker client: HTTP and HTTPS (BEP 3, BEP 23 compact, BEP 7 IPv6,
+//! BEP 48 scrape) and UDP (BEP 15) announces and scrapes, on top of
+//! `btl-tracker-proto`'s codecs.
 //!
-//! [`announce`] does one announce to one URL. [`Announcer`] runs a
-//! torrent's announces: `started` first, again every interval, `completed`
-//! once the download is done, `stopped` at shutdown, walking the tiers in
-//! order (the first URL of a tier that answers moves to the tier's front)
-//! and announcing each of the torrent's 20-byte ids (a hybrid has two: the
-//! v1 hash and the truncated v2 hash). Discovered peers go to the torrent's
-//! actor.
+//! [`announce`] does one announce to one URL, [`scrape`] one scrape.
+//! HTTPS uses rustls, trusting the Mozilla roots and any extra CA given
+//! through [`TrackerTls`]; replies may be chunked ([`http`]). A torrent's
+//! announces over time, with BEP 12 tiers, are [`crate::announce`]'s.
 
-use btl_tracker_proto::http::{AnnounceRequest as HttpAnnounce, AnnounceResponse};
+pub mod http;
+mod tls;
+
+pub use tls::{TlsSetupError, TrackerTls};
+
+use btl_tracker_proto::http::{
+    AnnounceRequest as HttpAnnounce, AnnounceResponse, ResponseError, ScrapeRequest, ScrapeResponse,
+};
 use btl_tracker_proto::udp::{self, Peers, Request as UdpRequest, Response as UdpResponse};
-use btl_tracker_proto::{Event, Limits};
+use btl_tracker_proto::{Event, InfoHash, Limits, ScrapeStats};
 use btl_types::Sha1Hash;
 use btl_wire::PeerId;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 
 /// Why an announce failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrackerError {
     /// The URL is not one we can use.
-    #[error("unsupported tracker URL `{0}` (http:// and udp:// are supported)")]
+    #[error("unsupported tracker URL `{0}` (http://, https:// and udp:// are supported)")]
     Url(String),
+    /// The TLS handshake with an https:// tracker failed (an untrusted
+    /// certificate, a name mismatch...).
+    #[error("TLS with {0} failed: {1}")]
+    Tls(String, String),
+    /// The tracker has no scrape URL (BEP 48: the announce URL's last
+    /// segment must start with `announce`).
+    #[error("{0} cannot be scraped (no `announce` in its last path segment)")]
+    NoScrape(String),
     /// Name resolution or the connection failed.
     #[error("cannot reach {0}: {1}")]
     Io(String, std::io::Error),
@@ -69,6 +80,8 @@ pub struct AnnounceParams {
     /// listen on a specific one, so the tracker sees the address peers can
     /// reach. `None`: the system's choice.
     pub bind: Option<std::net::IpAddr>,
+    /// Which certificates an https:// tracker may present.
+    pub tls: TrackerTls,
 }
 
 /// What a tracker told us.
@@ -84,9 +97,6 @@ pub struct AnnounceResult {
     pub leechers: u32,
 }
 
-/// Largest HTTP reply we read.
-const MAX_HTTP_REPLY: usize = 1 << 20;
-
 /// Announces once to `url`.
 pub async fn announce(
     url: &str,
@@ -94,7 +104,7 @@ pub async fn announce(
     timeout: Duration,
 ) -> Result<AnnounceResult, TrackerError> {
     let fut = async {
-        if url.starts_with("http://") {
+        if url.starts_with("http://") || url.starts_with("https://") {
             announce_http(url, p).await
         } else if url.starts_with("udp://") {
             announce_udp(url, p, timeout).await
@@ -133,8 +143,6 @@ async fn resolve(authority: &str, default_port: u16) -> Result<SocketAddr, std::
 }
 
 async fn announce_http(url: &str, p: &AnnounceParams) -> Result<AnnounceResult, TrackerError> {
-    let (authority, _) =
-        split_url(url, "http://").ok_or_else(|| TrackerError::Url(url.to_string()))?;
     let req = HttpAnnounce {
         info_hash: p.info_hash.0,
         peer_id: p.peer_id.0,
@@ -149,124 +157,83 @@ async fn announce_http(url: &str, p: &AnnounceParams) -> Result<AnnounceResult, 
         key: Some(format!("{:08x}", p.key).into_bytes()),
         ip: None,
     };
-    let full = req.url(url);
-    let (_, target) =
-        split_url(&full, "http://").ok_or_else(|| TrackerError::Url(url.to_string()))?;
-    let addr = resolve(authority, 80)
-        .await
-        .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()
-    } else {
-        tokio::net::TcpSocket::new_v6()
-    }
-    .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-    if let Some(ip) = p.bind.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
-        socket
-            .bind(SocketAddr::new(ip, 0))
-            .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-    }
-    let mut s: TcpStream = socket
-        .connect(addr)
-        .await
-        .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-    let head = format!(
-        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: btl/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    s.write_all(head.as_bytes())
-        .await
-        .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        let n = s
-            .read(&mut buf)
-            .await
-            .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&buf[..n]);
-        if reply.len() > MAX_HTTP_REPLY {
-            return Err(TrackerError::Malformed(
-                url.into(),
-                "reply too large".into(),
-            ));
-        }
-        if let Some(body) = complete_body(&reply) {
-            return decode_http(url, &reply, body);
-        }
-    }
-    let body = complete_body(&reply)
-        .or_else(|| header_end(&reply).map(|h| h..reply.len()))
-        .ok_or_else(|| TrackerError::Malformed(url.into(), "no HTTP header".into()))?;
-    decode_http(url, &reply, body)
-}
-
-fn header_end(b: &[u8]) -> Option<usize> {
-    b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
-}
-
-/// The body range once a reply with a `Content-Length` is complete.
-fn complete_body(b: &[u8]) -> Option<std::ops::Range<usize>> {
-    let end = header_end(b)?;
-    let head = std::str::from_utf8(&b[..end]).ok()?;
-    let len: usize = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse().ok())?
-    })?;
-    (b.len() >= end + len).then_some(end..end + len)
-}
-
-fn decode_http(
-    url: &str,
-    reply: &[u8],
-    body: std::ops::Range<usize>,
-) -> Result<AnnounceResult, TrackerError> {
-    let status_line = reply.split(|&c| c == b'\n').next().unwrap_or_default();
-    let status: u16 = std::str::from_utf8(status_line)
-        .ok()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| TrackerError::Malformed(url.into(), "no HTTP status".into()))?;
-    let head = String::from_utf8_lossy(&reply[..body.start]).to_ascii_lowercase();
-    if head.contains("transfer-encoding: chunked") {
-        return Err(TrackerError::Malformed(
-            url.into(),
-            "chunked replies are not supported".into(),
-        ));
-    }
-    let body = &reply[body];
-    let decoded = AnnounceResponse::decode(body, &Limits::default());
-    match decoded {
+    let reply = http::get(&req.url(url), p.bind, &p.tls).await?;
+    match AnnounceResponse::decode(&reply.body, &Limits::default()) {
         Ok(r) => Ok(AnnounceResult {
             interval: r.interval,
             peers: r.peers.iter().map(|p| p.addr).collect(),
             seeders: r.complete,
             leechers: r.incomplete,
         }),
-        Err(btl_tracker_proto::http::ResponseError::Failure(why)) => {
-            Err(TrackerError::Refused(url.into(), why))
-        }
-        Err(_) if status != 200 => Err(TrackerError::Status(url.into(), status)),
-        Err(e) => Err(TrackerError::Malformed(url.into(), e.to_string())),
+        Err(e) => Err(body_error(url, reply.status, e)),
     }
 }
 
-async fn announce_udp(
+/// A reply body that did not decode: the tracker's reason, its HTTP
+/// status, or what was wrong with the body.
+fn body_error(url: &str, status: u16, e: ResponseError) -> TrackerError {
+    match e {
+        ResponseError::Failure(why) => TrackerError::Refused(url.into(), why),
+        _ if status != 200 => TrackerError::Status(url.into(), status),
+        e => TrackerError::Malformed(url.into(), e.to_string()),
+    }
+}
+
+/// Most infohashes in one scrape request (what fits a BEP 15 packet);
+/// more are asked in several requests.
+pub const MAX_SCRAPE: usize = 74;
+
+/// Scrapes `url` (the tracker's announce URL, http(s):// or udp://) for
+/// the counts of `ids`, from `bind` when given. Ids the tracker does not
+/// know come back with zero counts (UDP) or are missing (HTTP).
+pub async fn scrape(
     url: &str,
-    p: &AnnounceParams,
+    ids: &[Sha1Hash],
+    bind: Option<IpAddr>,
+    tls: &TrackerTls,
     timeout: Duration,
-) -> Result<AnnounceResult, TrackerError> {
+) -> Result<Vec<(InfoHash, ScrapeStats)>, TrackerError> {
+    let fut = async {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_SCRAPE) {
+            let hashes: Vec<InfoHash> = chunk.iter().map(|h| h.0).collect();
+            if url.starts_with("http://") || url.starts_with("https://") {
+                let req = ScrapeRequest {
+                    info_hashes: hashes,
+                };
+                let full = req
+                    .url(url)
+                    .ok_or_else(|| TrackerError::NoScrape(url.to_string()))?;
+                let reply = http::get(&full, bind, tls).await?;
+                match ScrapeResponse::decode(&reply.body, &Limits::default()) {
+                    Ok(r) => out.extend(r.files),
+                    Err(e) => return Err(body_error(url, reply.status, e)),
+                }
+            } else if url.starts_with("udp://") {
+                out.extend(scrape_udp(url, &hashes, bind, timeout).await?);
+            } else {
+                return Err(TrackerError::Url(url.to_string()));
+            }
+        }
+        Ok(out)
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| TrackerError::Timeout(url.to_string()))?
+}
+
+/// A UDP socket connected to the tracker, and a BEP 15 connection id.
+async fn udp_connect(
+    url: &str,
+    bind: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<(UdpSocket, bool, u64), TrackerError> {
     let (authority, _) =
         split_url(url, "udp://").ok_or_else(|| TrackerError::Url(url.to_string()))?;
     let addr = resolve(authority, 80)
         .await
         .map_err(|e| TrackerError::Io(url.to_string(), e))?;
-    let local: SocketAddr = match p.bind.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+    let local: SocketAddr = match bind.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
         Some(ip) => SocketAddr::new(ip, 0),
         None if addr.is_ipv4() => ([0, 0, 0, 0], 0).into(),
         None => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -281,13 +248,51 @@ async fn announce_udp(
     let connect = UdpRequest::Connect {
         transaction_id: tid,
     };
-    let connection_id = match udp_exchange(&sock, url, &connect, addr.is_ipv6(), timeout).await? {
+    match udp_exchange(&sock, url, &connect, addr.is_ipv6(), timeout).await? {
         UdpResponse::Connect {
             transaction_id,
             connection_id,
-        } if transaction_id == tid => connection_id,
-        other => return Err(udp_unexpected(url, other)),
+        } if transaction_id == tid => Ok((sock, addr.is_ipv6(), connection_id)),
+        other => Err(udp_unexpected(url, other)),
+    }
+}
+
+async fn scrape_udp(
+    url: &str,
+    hashes: &[InfoHash],
+    bind: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<Vec<(InfoHash, ScrapeStats)>, TrackerError> {
+    let (sock, v6, connection_id) = udp_connect(url, bind, timeout).await?;
+    let tid = rand::random::<u32>();
+    let req = UdpRequest::Scrape {
+        connection_id,
+        transaction_id: tid,
+        info_hashes: hashes.to_vec(),
     };
+    match udp_exchange(&sock, url, &req, v6, timeout).await? {
+        UdpResponse::Scrape {
+            transaction_id,
+            stats,
+        } if transaction_id == tid => {
+            if stats.len() != hashes.len() {
+                return Err(TrackerError::Malformed(
+                    url.into(),
+                    format!("{} counts for {} infohashes", stats.len(), hashes.len()),
+                ));
+            }
+            Ok(hashes.iter().copied().zip(stats).collect())
+        }
+        other => Err(udp_unexpected(url, other)),
+    }
+}
+
+async fn announce_udp(
+    url: &str,
+    p: &AnnounceParams,
+    timeout: Duration,
+) -> Result<AnnounceResult, TrackerError> {
+    let (sock, v6, connection_id) = udp_connect(url, p.bind, timeout).await?;
     let tid = rand::random::<u32>();
     let req = UdpRequest::Announce(udp::AnnounceRequest {
         connection_id,
@@ -303,7 +308,7 @@ async fn announce_udp(
         num_want: i32::try_from(p.numwant).unwrap_or(-1),
         port: p.port,
     });
-    match udp_exchange(&sock, url, &req, addr.is_ipv6(), timeout).await? {
+    match udp_exchange(&sock, url, &req, v6, timeout).await? {
         UdpResponse::Announce {
             transaction_id,
             interval,
@@ -373,25 +378,198 @@ async fn udp_exchange(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use btl_tracker_proto::http::PeerEntry;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server on loopback: reads one request head, sends
+    /// `reply`, closes. Returns the announce URL and the request it got.
+    async fn serve_once(reply: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/announce", l.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            let mut b = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut b).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&b[..n]);
+            }
+            // Written in small pieces, so the client reads it in parts.
+            for part in reply.chunks(7) {
+                if s.write_all(part).await.is_err() {
+                    break;
+                }
+            }
+            String::from_utf8_lossy(&req).into_owned()
+        });
+        (url, task)
+    }
+
+    fn params() -> AnnounceParams {
+        AnnounceParams {
+            info_hash: Sha1Hash([7; 20]),
+            peer_id: PeerId(*b"-BL0100-abcdefghijkl"),
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 100,
+            event: Event::Started,
+            numwant: 50,
+            key: 1,
+            bind: None,
+            tls: TrackerTls::default(),
+        }
+    }
+
+    fn chunked(body: &[u8], piece: usize) -> Vec<u8> {
+        let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for c in body.chunks(piece) {
+            r.extend(format!("{:x};ext=1\r\n", c.len()).as_bytes());
+            r.extend_from_slice(c);
+            r.extend(b"\r\n");
+        }
+        r.extend(b"0\r\n\r\n");
+        r
+    }
+
+    #[tokio::test]
+    async fn chunked_announce_replies_are_read() {
+        let peers: Vec<SocketAddr> = vec![
+            "10.1.2.3:4000".parse().unwrap(),
+            "[2001:db8::1]:5000".parse().unwrap(),
+        ];
+        let resp = AnnounceResponse {
+            interval: 900,
+            complete: 3,
+            incomplete: 4,
+            peers: peers
+                .iter()
+                .map(|&addr| PeerEntry { addr, id: None })
+                .collect(),
+            ..AnnounceResponse::default()
+        };
+        let mut body = Vec::new();
+        resp.encode(&mut body, true);
+        let (url, server) = serve_once(chunked(&body, 5)).await;
+        let r = announce(&url, &params(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!((r.interval, r.seeders, r.leechers), (900, 3, 4));
+        assert_eq!(r.peers, peers);
+        let req = server.await.unwrap();
+        assert!(req.starts_with("GET /announce?"), "{req}");
+        assert!(
+            req.contains("info_hash=%07%07") && req.contains("event=started"),
+            "{req}"
+        );
+    }
+
+    #[tokio::test]
+    async fn chunked_scrape_and_failure_replies() {
+        let resp = ScrapeResponse {
+            files: vec![(
+                [7; 20],
+                ScrapeStats {
+                    complete: 1,
+                    downloaded: 2,
+                    incomplete: 3,
+                },
+            )],
+        };
+        let mut body = Vec::new();
+        resp.encode(&mut body);
+        let (url, server) = serve_once(chunked(&body, 3)).await;
+        let got = scrape(
+            &url,
+            &[Sha1Hash([7; 20])],
+            None,
+            &TrackerTls::default(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, resp.files);
+        assert!(server
+            .await
+            .unwrap()
+            .starts_with("GET /scrape?info_hash=%07"));
+        let (url, _s) = serve_once(chunked(b"d14:failure reason6:no waye", 4)).await;
+        let e = announce(&url, &params(), Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, TrackerError::Refused(_, ref why) if why == "no way"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_and_huge_replies_are_errors() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+                "chunk size",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+                "transfer encoding",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nd8:interval".to_vec(),
+                "cut short",
+            ),
+            (
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                "502",
+            ),
+            (
+                {
+                    // 2 MiB of chunks: refused once past the 1 MiB cap.
+                    let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                    for _ in 0..32 {
+                        r.extend(b"10000\r\n");
+                        r.extend(std::iter::repeat_n(b'x', 0x10000));
+                        r.extend(b"\r\n");
+                    }
+                    r
+                },
+                "too large",
+            ),
+        ];
+        for (reply, want) in cases {
+            let (url, _s) = serve_once(reply).await;
+            let e = announce(&url, &params(), Duration::from_secs(10))
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{e} (wanted {want})");
+        }
+        let e = scrape(
+            "http://127.0.0.1:1/tracker",
+            &[Sha1Hash([1; 20])],
+            None,
+            &TrackerTls::default(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, TrackerError::NoScrape(_)), "{e}");
+        let e = announce("wss://x/announce", &params(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TrackerError::Url(_)), "{e}");
+    }
 
     #[test]
     fn urls_split() {
         assert_eq!(
-            split_url("http://t.example:6969/announce?pk=1", "http://"),
-            Some(("t.example:6969", "/announce?pk=1"))
-        );
-        assert_eq!(
             split_url("udp://[::1]:80", "udp://"),
             Some(("[::1]:80", "/"))
         );
-        assert_eq!(split_url("http:///x", "http://"), None);
-    }
-
-    #[test]
-    fn content_length_bodies() {
-        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
-        assert_eq!(complete_body(r), Some(38..41));
-        assert_eq!(complete_body(&r[..39]), None);
+        assert_eq!(split_url("udp:///x", "udp://"), None);
     }
 }

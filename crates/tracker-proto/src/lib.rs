@@ -18,6 +18,12 @@
 //! - **Bounded**: every count an untrusted peer controls (request head
 //!   size, number of scraped infohashes, number of peers in a reply) is
 //!   capped by [`Limits`] before anything is allocated.
+//! - **HTTP replies** as the client reads them: [`reply::parse_reply`]
+//!   frames a response (`Content-Length`, `chunked`, or until close),
+//!   bounded.
+//! - **Saved swarms**: [`state`], the file `btl tracker --state` keeps.
+//! - **LSD** (BEP 14): [`lsd::Announce`], the multicast `BT-SEARCH`
+//!   announces of local service discovery.
 //! - Infohashes are plain 20-byte ids here: a v1 infohash, or the
 //!   truncated v2 infohash of a hybrid or v2 swarm, are tracked alike.
 //!
@@ -26,6 +32,9 @@
 //! and `btl-net` (client). HTTP bodies: tracker requests are `GET`s.
 
 pub mod http;
+pub mod lsd;
+pub mod reply;
+pub mod state;
 pub mod udp;
 
 mod query;
@@ -232,4 +241,49 @@ pub fn fuzz_http_response(data: &[u8]) {
         assert!(http::AnnounceResponse::decode(&out, &limits).is_ok());
     }
     let _ = http::ScrapeResponse::decode(data, &limits);
+}
+
+/// Fuzz entry point: decodes `data` as a BEP 14 announce; what decodes
+/// re-encodes to a datagram that decodes to the same announce.
+pub fn fuzz_lsd(data: &[u8]) {
+    if let Ok(a) = lsd::Announce::decode(data) {
+        assert!(a.port != 0 && !a.info_hashes.is_empty());
+        assert!(a.info_hashes.len() <= lsd::MAX_INFOHASHES);
+        for group in [lsd::Group::V4, lsd::Group::V6] {
+            assert_eq!(lsd::Announce::decode(&a.encode(group)), Ok(a.clone()));
+        }
+    }
+}
+
+/// Fuzz entry point: frames `data` as an HTTP reply (as received so far
+/// and as a whole connection), and as the body of a chunked reply.
+pub fn fuzz_http_reply(data: &[u8]) {
+    let limits = reply::ReplyLimits::default();
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    chunked.extend_from_slice(data);
+    for input in [data, &chunked[..]] {
+        for eof in [false, true] {
+            if let Ok(Some(r)) = reply::parse_reply(input, eof, &limits) {
+                assert!(r.len <= input.len());
+                assert!(r.body.len() <= limits.max_body && r.body.len() <= r.len);
+                assert!((200..=599).contains(&r.status));
+            }
+        }
+    }
+}
+
+/// Fuzz entry point: reads `data` as a tracker state file (with and
+/// without the magic); what is read is bounded by the input.
+pub fn fuzz_tracker_state(data: &[u8]) {
+    let mut with_magic = state::MAGIC.to_vec();
+    with_magic.extend_from_slice(data);
+    for input in [data, &with_magic[..]] {
+        let mut peers = 0u64;
+        if let Ok(d) = state::decode(input, |_, _| {}, |_, _, _| peers += 1) {
+            assert_eq!(d.peers, peers);
+            let records =
+                d.torrents as usize * state::TORRENT_LEN + peers as usize * state::PEER_LEN;
+            assert!(state::MAGIC.len() + records <= input.len());
+        }
+    }
 }

@@ -10,8 +10,8 @@ use btl_tracker_proto::Limits;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// A connection silent this long is closed.
@@ -19,7 +19,14 @@ const IDLE: Duration = Duration::from_secs(30);
 /// Most entries in a full scrape.
 const FULL_SCRAPE_MAX: usize = 1000;
 
-pub(crate) async fn serve(l: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+/// Serves HTTP on `l`, or HTTPS when `tls` is given (the handshake runs
+/// in the connection's task, bounded by the idle timeout).
+pub(crate) async fn serve(
+    l: TcpListener,
+    ctx: Arc<Ctx>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let slots = Arc::new(tokio::sync::Semaphore::new(ctx.config.max_connections));
     loop {
         tokio::select! {
@@ -32,8 +39,24 @@ pub(crate) async fn serve(l: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiv
                     Counters::bump(&ctx.counters.http_connections);
                     let ctx = ctx.clone();
                     let stop = stop.clone();
+                    let tls = tls.clone();
                     tokio::spawn(async move {
-                        let _ = connection(s, peer, ctx, stop).await;
+                        match tls {
+                            None => {
+                                let _ = connection(s, peer, ctx, stop, false).await;
+                            }
+                            Some(acceptor) => {
+                                match tokio::time::timeout(IDLE, acceptor.accept(s)).await {
+                                    Ok(Ok(s)) => {
+                                        let _ = connection(s, peer, ctx, stop, true).await;
+                                    }
+                                    Ok(Err(e)) => {
+                                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    }
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            }
+                        }
                         drop(permit);
                     });
                 }
@@ -62,11 +85,12 @@ struct Scratch {
     v6: Vec<SocketAddrV6>,
 }
 
-async fn connection(
-    mut s: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
     peer: SocketAddr,
     ctx: Arc<Ctx>,
     mut stop: watch::Receiver<bool>,
+    tls: bool,
 ) -> std::io::Result<()> {
     let ip = canonical(peer.ip());
     let limits = Limits::default();
@@ -109,11 +133,19 @@ async fn connection(
         buf.drain(..consumed);
         if !out.is_empty() {
             s.write_all(&out).await?;
+            if tls {
+                s.flush().await?;
+            }
             out.clear();
         }
         if close {
-            // Dropping the stream closes it (no separate shutdown call:
-            // one syscall less per one-request connection).
+            // TLS ends with close_notify, so that the client can tell the
+            // end from a cut. Plain TCP: dropping the stream closes it (no
+            // separate shutdown call: one syscall less per one-request
+            // connection).
+            if tls {
+                let _ = s.shutdown().await;
+            }
             return Ok(());
         }
         if buf.capacity() - buf.len() < 1024 {

@@ -9,7 +9,8 @@
 //!   no extra lock.
 //! - **HTTP**: a minimal HTTP/1.1 server on tokio (keep-alive,
 //!   pipelining, bounded heads, idle timeout, a connection cap), parsing
-//!   with `btl-tracker-proto`.
+//!   with `btl-tracker-proto`. The same server runs over TLS (rustls) on
+//!   an optional HTTPS port ([`HttpsConfig`]).
 //! - **UDP** (BEP 15): one blocking receive loop per core on the same
 //!   socket. Connection ids are a keyed hash of the client's address and
 //!   a time window ([`conn_id`]), so spoofed ids are refused without
@@ -35,6 +36,7 @@ pub mod persist;
 pub mod ratelimit;
 mod stats;
 pub mod swarm;
+mod tls;
 mod udp;
 
 pub use stats::Stats;
@@ -64,6 +66,8 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// UDP listening address; `None`: no UDP.
     pub udp: Option<SocketAddr>,
+    /// HTTPS listening address and certificate; `None`: no HTTPS.
+    pub https: Option<HttpsConfig>,
     /// File of allowed infohashes (hex, one a line); `None`: any torrent.
     pub whitelist: Option<PathBuf>,
     /// Where swarms are saved and restored; `None`: in memory only.
@@ -102,6 +106,7 @@ impl Default for Config {
         Config {
             http: Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
             udp: Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
+            https: None,
             whitelist: None,
             state_file: None,
             save_every: Duration::from_secs(300),
@@ -119,6 +124,17 @@ impl Default for Config {
             full_scrape: false,
         }
     }
+}
+
+/// Where and how the tracker serves HTTPS.
+#[derive(Debug, Clone)]
+pub struct HttpsConfig {
+    /// Listening address (port 0: any free port).
+    pub addr: SocketAddr,
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file with the certificate's private key.
+    pub key: PathBuf,
 }
 
 /// Why the tracker could not start or do what it was asked.
@@ -151,8 +167,16 @@ pub enum TrackerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The HTTPS certificate or key could not be used.
+    #[error("TLS: {path}: {why}")]
+    Tls {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// Nothing to listen on.
-    #[error("neither HTTP nor UDP is enabled")]
+    #[error("neither HTTP, HTTPS nor UDP is enabled")]
     NothingToServe,
 }
 
@@ -391,6 +415,7 @@ impl Ctx {
 pub struct Tracker {
     ctx: Arc<Ctx>,
     http_addr: Option<SocketAddr>,
+    https_addr: Option<SocketAddr>,
     udp_addr: Option<SocketAddr>,
     udp_threads: Vec<std::thread::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -401,9 +426,13 @@ impl Tracker {
     /// Binds the sockets, restores saved swarms, and starts serving on the
     /// current tokio runtime (multi-threaded).
     pub async fn start(config: Config) -> Result<Tracker, TrackerError> {
-        if config.http.is_none() && config.udp.is_none() {
+        if config.http.is_none() && config.udp.is_none() && config.https.is_none() {
             return Err(TrackerError::NothingToServe);
         }
+        let tls = match &config.https {
+            Some(h) => Some(tls::server_config(&h.cert, &h.key)?),
+            None => None,
+        };
         let whitelist = match &config.whitelist {
             Some(p) => Some(load_whitelist(p)?),
             None => None,
@@ -425,7 +454,30 @@ impl Tracker {
                     source,
                 })?;
             http_addr = l.local_addr().ok();
-            tasks.push(tokio::spawn(http::serve(l, ctx.clone(), stop_rx.clone())));
+            tasks.push(tokio::spawn(http::serve(
+                l,
+                ctx.clone(),
+                stop_rx.clone(),
+                None,
+            )));
+        }
+        let mut https_addr = None;
+        if let (Some(h), Some(tls)) = (&config.https, tls) {
+            let addr = h.addr;
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| TrackerError::Bind {
+                    proto: "HTTPS",
+                    addr,
+                    source,
+                })?;
+            https_addr = l.local_addr().ok();
+            tasks.push(tokio::spawn(http::serve(
+                l,
+                ctx.clone(),
+                stop_rx.clone(),
+                Some(tokio_rustls::TlsAcceptor::from(tls)),
+            )));
         }
         let mut udp_addr = None;
         let mut udp_threads = Vec::new();
@@ -447,6 +499,7 @@ impl Tracker {
         Ok(Tracker {
             ctx,
             http_addr,
+            https_addr,
             udp_addr,
             udp_threads,
             tasks,
@@ -457,6 +510,11 @@ impl Tracker {
     /// The HTTP address actually bound.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// The HTTPS address actually bound.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
     }
 
     /// The UDP address actually bound.

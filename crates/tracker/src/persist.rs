@@ -1,27 +1,21 @@
 //! Saving and restoring swarms, so that a restart does not forget them.
 //!
-//! File format (all integers big-endian), written to `FILE.tmp` and
-//! renamed over `FILE`, so a crash leaves the old file or the new one:
-//!
-//! ```text
-//! "BTLTRK01"                                   8 bytes, magic and version
-//! per torrent:
-//!   info_hash [20] | downloaded u32 | peer count u32
-//!   per peer:
-//!     ip [16] (IPv4 mapped) | port u16 | flags u8 (1: seeder) | peer_id [20]
-//! ```
+//! The file format is [`btl_tracker_proto::state`]'s (drawn and pinned by
+//! a golden vector there). It is written to `FILE.tmp`, synced, and
+//! renamed over `FILE`, so a crash leaves the old file or the new one; it
+//! is written every `Config::save_every` and at shutdown, so a `kill -9`
+//! loses at most the changes since the last save.
 //!
 //! Restored peers count as just seen, so a peer that has gone is dropped
 //! one peer timeout after the restart. Reading stops at the first
-//! truncated record (a torn write of an older version), keeping what came
-//! before; the shard limits bound what is restored.
+//! truncated record, keeping what came before; the shard limits bound
+//! what is restored.
 
 use crate::swarm::Peer;
 use crate::{Ctx, TrackerError};
+use btl_tracker_proto::state::{self, SavedPeer};
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
-
-const MAGIC: &[u8; 8] = b"BTLTRK01";
 
 /// Writes every swarm to `path`.
 pub(crate) fn save(ctx: &Ctx, path: &Path) -> Result<(), TrackerError> {
@@ -32,23 +26,26 @@ pub(crate) fn save(ctx: &Ctx, path: &Path) -> Result<(), TrackerError> {
     let tmp = path.with_extension("tmp");
     let f = std::fs::File::create(&tmp).map_err(err)?;
     let mut w = BufWriter::new(f);
-    w.write_all(MAGIC).map_err(err)?;
+    let mut head = Vec::new();
+    state::encode_header(&mut head);
+    w.write_all(&head).map_err(err)?;
     let mut result = Ok(());
+    let mut saved: Vec<SavedPeer> = Vec::new();
+    let mut buf = Vec::new();
     ctx.for_each_shard(|s| {
         if result.is_err() {
             return;
         }
-        let mut buf = Vec::new();
+        buf.clear();
         for (h, t) in &s.torrents {
-            buf.extend_from_slice(h);
-            buf.extend_from_slice(&t.downloaded.to_be_bytes());
-            buf.extend_from_slice(&(t.peers.len() as u32).to_be_bytes());
-            for p in &t.peers {
-                buf.extend_from_slice(&p.ip);
-                buf.extend_from_slice(&p.port.to_be_bytes());
-                buf.push(u8::from(p.seeder));
-                buf.extend_from_slice(&p.id);
-            }
+            saved.clear();
+            saved.extend(t.peers.iter().map(|p| SavedPeer {
+                ip: p.ip,
+                port: p.port,
+                seeder: p.seeder,
+                id: p.id,
+            }));
+            state::encode_torrent(&mut buf, h, t.downloaded, saved.iter());
         }
         result = w.write_all(&buf);
     });
@@ -73,40 +70,28 @@ pub(crate) fn load(ctx: &Ctx, path: &Path) -> Result<(), TrackerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(err(e)),
     }
-    let Some(mut rest) = data.strip_prefix(MAGIC.as_slice()) else {
-        return Err(err(std::io::Error::other(
-            "not a btl tracker state file (bad magic); move it away to start empty",
-        )));
-    };
     let now = ctx.now_secs();
-    const PEER: usize = 16 + 2 + 1 + 20;
-    while rest.len() >= 28 {
-        let mut h = [0u8; 20];
-        h.copy_from_slice(&rest[..20]);
-        let downloaded = u32::from_be_bytes([rest[20], rest[21], rest[22], rest[23]]);
-        let n = u32::from_be_bytes([rest[24], rest[25], rest[26], rest[27]]) as usize;
-        rest = &rest[28..];
-        let Some(need) = n.checked_mul(PEER).filter(|&need| need <= rest.len()) else {
-            break;
-        };
-        for c in rest[..need].chunks_exact(PEER) {
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&c[..16]);
-            let mut id = [0u8; 20];
-            id.copy_from_slice(&c[19..39]);
+    let d = state::decode(
+        &data,
+        |_, _| {},
+        |h, downloaded, p| {
             ctx.restore(
-                h,
+                *h,
                 downloaded,
                 Peer {
-                    ip,
-                    port: u16::from_be_bytes([c[16], c[17]]),
-                    seeder: c[18] & 1 == 1,
+                    ip: p.ip,
+                    port: p.port,
+                    seeder: p.seeder,
                     last_seen: now,
-                    id,
+                    id: p.id,
                 },
-            );
-        }
-        rest = &rest[need..];
+            )
+        },
+    )
+    .map_err(|e| err(std::io::Error::other(e)))?;
+    if d.truncated {
+        tracing::warn!(path = %path.display(), torrents = d.torrents, "state file ends inside a record; the rest is dropped");
     }
+    tracing::info!(path = %path.display(), torrents = d.torrents, peers = d.peers, "swarms restored");
     Ok(())
 }

@@ -185,3 +185,68 @@ impl Stats {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The metric names and the JSON keys are an interface (dashboards,
+    /// alerts): pinned here.
+    #[test]
+    fn formats_are_pinned() {
+        let s = Stats {
+            uptime_secs: 5,
+            torrents: 2,
+            peers: 3,
+            seeders: 1,
+            http_announces: 10,
+            rate_limited: 4,
+            ..Stats::default()
+        };
+        let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "http_announces",
+                "http_connections",
+                "http_failures",
+                "http_scrapes",
+                "peers",
+                "peers_expired",
+                "rate_limited",
+                "seeders",
+                "torrents",
+                "udp_announces",
+                "udp_bad_connection_id",
+                "udp_connects",
+                "udp_dropped",
+                "udp_errors",
+                "udp_scrapes",
+                "uptime_secs"
+            ]
+        );
+        assert_eq!(
+            (json["peers"].as_u64(), json["rate_limited"].as_u64()),
+            (Some(3), Some(4))
+        );
+        let text = s.to_prometheus();
+        assert!(text.starts_with(
+            "# HELP btl_tracker_uptime_secs Seconds since start.\n\
+             # TYPE btl_tracker_uptime_secs gauge\n\
+             btl_tracker_uptime_secs 5\n\
+             # HELP btl_tracker_torrents Torrents with at least one peer.\n"
+        ));
+        assert!(text.contains(
+            "# TYPE btl_tracker_http_announces_total counter\nbtl_tracker_http_announces_total 10\n"
+        ));
+        assert!(text.ends_with("btl_tracker_peers_expired_total 0\n"));
+        assert_eq!(text.lines().count(), 16 * 3);
+    }
+}

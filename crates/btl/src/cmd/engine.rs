@@ -37,13 +37,26 @@ pub struct EngineArgs {
     /// Do not announce to the torrent's trackers.
     #[arg(long, env = "BTL_NO_TRACKERS")]
     pub no_trackers: bool,
-    /// An extra tracker to announce to (http:// or udp://); repeat for
-    /// several. Used even with --no-trackers.
+    /// An extra tracker to announce to (http://, https:// or udp://);
+    /// repeat for several. Used even with --no-trackers.
     #[arg(long = "tracker", value_name = "URL")]
     pub extra_trackers: Vec<String>,
+    /// Also trust the CA certificates in this PEM file for https://
+    /// trackers (besides the built-in Mozilla roots), e.g. a private
+    /// tracker's own CA.
+    #[arg(long, env = "BTL_TRACKER_CA", value_name = "PEM")]
+    pub tracker_ca: Option<PathBuf>,
     /// Upload limit per second, e.g. 500K or 10M; 0 or absent: unlimited.
     #[arg(long, value_parser = crate::units::parse_size, env = "BTL_MAX_UP", value_name = "RATE")]
     pub max_up: Option<u64>,
+    /// Do not look for peers on the local network (BEP 14 local service
+    /// discovery). It is on by default for public torrents: announces go
+    /// to the multicast group 239.192.152.143:6771 (IPv6:
+    /// [ff15::efc0:988f]:6771) on the interface of --listen (the default
+    /// interface when --listen is a wildcard address).
+    /// BTL_NO_LSD takes 1/0, yes/no, true/false.
+    #[arg(long, env = "BTL_NO_LSD", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_lsd: bool,
     #[command(flatten)]
     pub dht: DhtArgs,
 }
@@ -51,8 +64,9 @@ pub struct EngineArgs {
 /// DHT flags (BEP 5), shared by the engine subcommands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DhtArgs {
-    /// Do not use the DHT: find peers only through trackers, --peer and
-    /// peer exchange, and do not announce to the DHT.
+    /// Do not use the DHT: find peers only through trackers, --peer, peer
+    /// exchange and local discovery, and do not announce to the DHT.
+    /// BTL_NO_DHT takes 1/0, yes/no, true/false.
     #[arg(long, env = "BTL_NO_DHT", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_dht: bool,
     /// A DHT node to join through, as HOST:PORT; repeat (or separate with
@@ -224,6 +238,25 @@ impl EngineArgs {
 }
 
 impl EngineArgs {
+    /// Starts local service discovery for `session` unless --no-lsd; a
+    /// failure to join the multicast group is a warning, not an error.
+    pub async fn lsd(&self, session: &Session) -> Option<btl_net::lsd::Lsd> {
+        if self.no_lsd {
+            return None;
+        }
+        let config = btl_net::lsd::LsdConfig {
+            peer_port: session.local_addrs().first().map_or(0, |a| a.port()),
+            interface: self.listen,
+        };
+        match btl_net::lsd::Lsd::start(config).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("warning: local peer discovery is off: cannot join the multicast group on {}: {e}", self.listen);
+                None
+            }
+        }
+    }
+
     /// The tracker tiers to use: the torrent's (unless --no-trackers), then
     /// each --tracker as a tier of its own.
     pub fn tracker_tiers(&self, from_torrent: &[Vec<String>]) -> Vec<Vec<String>> {
@@ -237,6 +270,18 @@ impl EngineArgs {
         }
         tiers.retain(|t| !t.is_empty());
         tiers
+    }
+}
+
+/// The TLS trust for https:// trackers: the Mozilla roots, plus the CAs
+/// in `extra_ca` when given.
+pub fn tracker_tls(
+    extra_ca: Option<&std::path::Path>,
+) -> Result<btl_net::tracker_client::TrackerTls> {
+    match extra_ca {
+        None => Ok(btl_net::tracker_client::TrackerTls::default()),
+        Some(p) => btl_net::tracker_client::TrackerTls::with_extra_ca(p)
+            .context("--tracker-ca: cannot use this CA file"),
     }
 }
 

@@ -50,6 +50,7 @@ pub fn run(args: Args) -> Result<()> {
 async fn run_async(args: Args) -> Result<()> {
     let mut peers = args.engine.peer_addrs()?;
     let state_dir = args.engine.state_dir()?;
+    let tls = engine::tracker_tls(args.engine.tracker_ca.as_deref())?;
     let session = args.engine.session().await?;
     let port = session.local_addrs().first().map(|a| a.port()).unwrap_or(0);
     let dht = args
@@ -93,6 +94,7 @@ async fn run_async(args: Args) -> Result<()> {
                         numwant: 50,
                         key: 0,
                         bind: Some(args.engine.listen).filter(|ip| !ip.is_unspecified()),
+                        tls: tls.clone(),
                     };
                     match btl_net::tracker_client::announce(&url, &params, Duration::from_secs(15))
                         .await
@@ -170,6 +172,8 @@ async fn run_async(args: Args) -> Result<()> {
                 tiers.extend(magnet_trackers);
                 args.engine.tracker_tiers(&tiers)
             },
+            lsd: args.engine.lsd(&session).await,
+            tracker_tls: tls.clone(),
             dht: dht.clone(),
         },
     )

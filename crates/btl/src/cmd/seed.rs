@@ -49,6 +49,7 @@ async fn run_async(args: Args) -> Result<()> {
     }
     let peers = args.engine.peer_addrs()?;
     let state_dir = args.engine.state_dir()?;
+    let tls = engine::tracker_tls(args.engine.tracker_ca.as_deref())?;
     let session = args.engine.session().await?;
     let port = session.local_addrs().first().map(|a| a.port()).unwrap_or(0);
     let dht = args
@@ -73,6 +74,8 @@ async fn run_async(args: Args) -> Result<()> {
             max_upload_rate: 0,
             metadata_path: None,
             trackers: args.engine.tracker_tiers(torrent.trackers()),
+            lsd: args.engine.lsd(&session).await,
+            tracker_tls: tls.clone(),
             dht: dht.clone(),
         },
     )

@@ -1,4 +1,4 @@
-//! `btl tracker`: run a BitTorrent tracker (HTTP and UDP).
+//! `btl tracker`: run a BitTorrent tracker (HTTP, HTTPS and UDP).
 
 use anyhow::{Context, Result};
 use btl_tracker::{Config, Tracker};
@@ -7,9 +7,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Run a BitTorrent tracker: HTTP and UDP (BEP 15) announce and scrape.
+/// Run a BitTorrent tracker: HTTP, HTTPS and UDP (BEP 15) announce and
+/// scrape.
 ///
-/// Stats are at http://HTTP_ADDR/stats (JSON) and /metrics (Prometheus).
+/// HTTPS is off unless --https is given with --tls-cert and --tls-key,
+/// e.g. `--https 0.0.0.0:443 --tls-cert fullchain.pem --tls-key key.pem`;
+/// clients then announce to https://HOST/announce.
+///
+/// Stats are at http://HTTP_ADDR/stats (JSON) and /metrics (Prometheus),
+/// and on the HTTPS port too.
 /// Stops on Ctrl-C or SIGTERM (saving swarms with --state); SIGHUP
 /// reloads the whitelist.
 #[derive(Debug, clap::Args)]
@@ -30,12 +36,37 @@ pub struct Args {
         value_name = "ADDR"
     )]
     pub udp: SocketAddr,
-    /// Serve HTTP only.
-    #[arg(long, env = "BTL_TRACKER_NO_UDP", conflicts_with = "no_http")]
+    /// Do not serve UDP.
+    #[arg(long, env = "BTL_TRACKER_NO_UDP")]
     pub no_udp: bool,
-    /// Serve UDP only.
+    /// Do not serve plain HTTP (e.g. HTTPS and UDP only).
     #[arg(long, env = "BTL_TRACKER_NO_HTTP")]
     pub no_http: bool,
+    /// Also serve HTTPS on this address (port 0: any free port); needs
+    /// --tls-cert and --tls-key.
+    #[arg(
+        long,
+        env = "BTL_TRACKER_HTTPS",
+        value_name = "ADDR",
+        requires_all = ["tls_cert", "tls_key"]
+    )]
+    pub https: Option<SocketAddr>,
+    /// PEM file with the HTTPS certificate chain (leaf first).
+    #[arg(
+        long,
+        env = "BTL_TRACKER_TLS_CERT",
+        value_name = "PEM",
+        requires = "https"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the HTTPS certificate's private key.
+    #[arg(
+        long,
+        env = "BTL_TRACKER_TLS_KEY",
+        value_name = "PEM",
+        requires = "https"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// Track only the infohashes listed in FILE (hex, one a line).
     #[arg(long, env = "BTL_TRACKER_WHITELIST", value_name = "FILE")]
     pub whitelist: Option<PathBuf>,
@@ -43,6 +74,16 @@ pub struct Args {
     /// start.
     #[arg(long, env = "BTL_TRACKER_STATE", value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Seconds between two saves of --state (a crash loses at most this
+    /// much).
+    #[arg(
+        long,
+        default_value_t = 300,
+        env = "BTL_TRACKER_STATE_EVERY",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub state_every: u64,
     /// Seconds between announces, told to clients.
     #[arg(long, default_value_t = 1800, env = "BTL_TRACKER_INTERVAL")]
     pub interval: u32,
@@ -81,6 +122,14 @@ async fn run_async(args: Args) -> Result<()> {
     let config = Config {
         http: (!args.no_http).then_some(args.http),
         udp: (!args.no_udp).then_some(args.udp),
+        https: match (args.https, &args.tls_cert, &args.tls_key) {
+            (Some(addr), Some(cert), Some(key)) => Some(btl_tracker::HttpsConfig {
+                addr,
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
         whitelist: args.whitelist.clone(),
         state_file: args.state.clone(),
         interval: args.interval.max(1),
@@ -94,7 +143,7 @@ async fn run_async(args: Args) -> Result<()> {
         default_numwant: 50.min(args.max_numwant),
         udp_threads: args.udp_threads,
         full_scrape: args.full_scrape,
-        save_every: Duration::from_secs(300),
+        save_every: Duration::from_secs(args.state_every),
         ..Config::default()
     };
     let tracker = Tracker::start(config)
@@ -102,14 +151,18 @@ async fn run_async(args: Args) -> Result<()> {
         .context("cannot start the tracker")?;
     let http = tracker.http_addr().map(|a| a.to_string());
     let udp = tracker.udp_addr().map(|a| a.to_string());
+    let https = tracker.https_addr().map(|a| a.to_string());
     if args.json {
         println!(
             "{}",
-            json!({"event": "listening", "http": http, "udp": udp})
+            json!({"event": "listening", "http": http, "https": https, "udp": udp})
         );
     } else {
         if let Some(a) = &http {
             eprintln!("tracker: http://{a}/announce (stats: http://{a}/stats)");
+        }
+        if let Some(a) = &https {
+            eprintln!("tracker: https://{a}/announce");
         }
         if let Some(a) = &udp {
             eprintln!("tracker: udp://{a}/announce");

@@ -6,17 +6,28 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `btl` binary under test.
+/// The `btl` binary under test, with local service discovery off
+/// (`BTL_NO_LSD`): tests running at the same time often build the same
+/// torrent, and their peers must not meet through multicast. The DHT is
+/// off too (`BTL_NO_DHT`): its default bootstrap nodes are public routers.
+/// The LSD tests use [`btl_with_lsd`], the DHT tests [`btl_with_dht`].
 pub fn btl() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_btl"));
-    // Tests stay on loopback: no DHT (its default bootstrap nodes are
-    // public routers) unless a test asks for it with `btl_with_dht`.
-    cmd.env("BTL_NO_DHT", "1");
+    cmd.env("BTL_NO_LSD", "1").env("BTL_NO_DHT", "1");
     cmd
 }
 
-/// `btl` with the DHT on: the test must give `--dht-bootstrap` (loopback
-/// nodes), or the public routers would be contacted.
+/// The `btl` binary under test with local service discovery on (the DHT
+/// stays off).
+pub fn btl_with_lsd() -> Command {
+    let mut cmd = btl();
+    cmd.env_remove("BTL_NO_LSD");
+    cmd
+}
+
+/// `btl` with the DHT on (LSD stays off): the test must give
+/// `--dht-bootstrap` (loopback nodes), or the public routers would be
+/// contacted.
 pub fn btl_with_dht() -> Command {
     let mut cmd = btl();
     cmd.env_remove("BTL_NO_DHT");
