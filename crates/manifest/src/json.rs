@@ -527,6 +527,45 @@ impl Parser<'_> {
     }
 }
 
+/// Indented JSON (two spaces, members in their order, strings and numbers
+/// as in the canonical form), for files people read. `None` if a number is
+/// not finite.
+pub fn to_pretty(value: &Value) -> Option<String> {
+    let mut out = String::new();
+    pretty(&mut out, value, 0)?;
+    Some(out)
+}
+
+fn pretty(out: &mut String, value: &Value, indent: usize) -> Option<()> {
+    let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', 2 * n));
+    match value {
+        Value::Array(a) if !a.is_empty() => {
+            out.push_str("[\n");
+            for (i, v) in a.iter().enumerate() {
+                pad(out, indent + 1);
+                pretty(out, v, indent + 1)?;
+                out.push_str(if i + 1 < a.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push(']');
+        }
+        Value::Object(m) if !m.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, v)) in m.iter().enumerate() {
+                pad(out, indent + 1);
+                crate::jcs::write_string(out, k);
+                out.push_str(": ");
+                pretty(out, v, indent + 1)?;
+                out.push_str(if i + 1 < m.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push('}');
+        }
+        other => crate::jcs::write_value(out, other).ok()?,
+    }
+    Some(())
+}
+
 impl fmt::Display for Value {
     /// The canonical (JCS) form.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
