@@ -16,6 +16,9 @@
 //!
 //! Prints a Markdown table (as in BENCHMARKS.md).
 
+// A benchmark: a failure to verify is a bug to see at once.
+#![allow(clippy::expect_used)]
+
 use std::time::Instant;
 
 use btl_manifest::di;
