@@ -5,6 +5,7 @@
 
 mod cmd;
 mod input;
+mod passphrase;
 mod units;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Seed(cmd::seed::Args),
     /// Run a BitTorrent tracker (HTTP and UDP announce and scrape).
     Tracker(cmd::tracker::Args),
+    /// Manage identities: Ed25519 keys, shown as did:key and ledger accounts.
+    Key(cmd::key::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Get(a) => cmd::get::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Tracker(a) => cmd::tracker::run(a),
+        Command::Key(a) => cmd::key::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,5 +5,6 @@ pub mod create;
 pub mod engine;
 pub mod get;
 pub mod info;
+pub mod key;
 pub mod seed;
 pub mod tracker;
