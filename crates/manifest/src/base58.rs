@@ -27,19 +27,34 @@ pub enum Base58Error {
 /// Encodes bytes as base58btc (no multibase prefix).
 pub fn encode(bytes: &[u8]) -> String {
     let zeros = bytes.iter().take_while(|&&b| b == 0).count();
-    // Little-endian base-58 digits of the number.
-    let mut digits: Vec<u8> = Vec::with_capacity(bytes.len() * 138 / 100 + 1);
+    // The number in little-endian limbs of base 58^5 (< 2^32), fed one
+    // byte at a time.
+    const BIG: u64 = 58u64.pow(5);
+    let mut limbs: Vec<u32> = Vec::with_capacity(bytes.len() / 3 + 1);
     for &b in &bytes[zeros..] {
-        let mut carry = u32::from(b);
-        for d in digits.iter_mut() {
-            carry += u32::from(*d) << 8;
-            *d = (carry % 58) as u8;
-            carry /= 58;
+        let mut carry = u64::from(b);
+        for l in limbs.iter_mut() {
+            carry += u64::from(*l) << 8;
+            *l = (carry % BIG) as u32;
+            carry /= BIG;
         }
         while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
+            limbs.push((carry % BIG) as u32);
+            carry /= BIG;
         }
+    }
+    // Each limb is five base-58 digits (little-endian); drop the leading
+    // zero digits of the top limb.
+    let mut digits: Vec<u8> = Vec::with_capacity(limbs.len() * 5);
+    for &l in &limbs {
+        let mut v = l;
+        for _ in 0..5 {
+            digits.push((v % 58) as u8);
+            v /= 58;
+        }
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
     }
     let mut out = String::with_capacity(zeros + digits.len());
     out.extend(std::iter::repeat_n('1', zeros));
@@ -52,6 +67,18 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// The value of each ASCII byte in the alphabet, or 0xff.
+const fn decode_table() -> [u8; 128] {
+    let mut t = [0xffu8; 128];
+    let mut i = 0;
+    while i < 58 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+const DECODE: [u8; 128] = decode_table();
+
 /// Decodes base58btc text (no multibase prefix) of at most `max_chars`
 /// characters.
 ///
@@ -63,26 +90,29 @@ pub fn decode(text: &str, max_chars: usize) -> Result<Vec<u8>, Base58Error> {
         return Err(Base58Error::TooLong(max_chars));
     }
     let zeros = text.bytes().take_while(|&c| c == b'1').count();
-    // Little-endian base-256 bytes of the number.
-    let mut bytes: Vec<u8> = Vec::with_capacity(text.len());
+    // The number in little-endian 32-bit limbs.
+    let mut limbs: Vec<u32> = Vec::with_capacity(text.len() / 5 + 1);
     for c in text.chars().skip(zeros) {
         let v = u8::try_from(c)
             .ok()
-            .and_then(|b| ALPHABET.iter().position(|&a| a == b))
+            .and_then(|b| DECODE.get(usize::from(b)).copied())
+            .filter(|&v| v != 0xff)
             .ok_or(Base58Error::BadChar(c))?;
-        let mut carry = v as u32;
-        for b in bytes.iter_mut() {
-            carry += u32::from(*b) * 58;
-            *b = (carry & 0xff) as u8;
-            carry >>= 8;
+        let mut carry = u64::from(v);
+        for l in limbs.iter_mut() {
+            carry += u64::from(*l) * 58;
+            *l = carry as u32;
+            carry >>= 32;
         }
-        while carry > 0 {
-            bytes.push((carry & 0xff) as u8);
-            carry >>= 8;
+        if carry > 0 {
+            limbs.push(carry as u32);
         }
     }
+    let mut be: Vec<u8> = limbs.iter().rev().flat_map(|l| l.to_be_bytes()).collect();
+    let lead = be.iter().take_while(|&&b| b == 0).count();
+    be.drain(..lead);
     let mut out = vec![0u8; zeros];
-    out.extend(bytes.iter().rev());
+    out.extend_from_slice(&be);
     Ok(out)
 }
 
@@ -124,11 +154,45 @@ mod tests {
         assert_eq!(multibase_decode("f00", 10), Err(Base58Error::NotBase58Btc));
     }
 
+    /// The textbook conversion, one byte limb at a time.
+    fn reference_encode(bytes: &[u8]) -> String {
+        let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+        let mut digits: Vec<u8> = Vec::new();
+        for &b in &bytes[zeros..] {
+            let mut carry = u32::from(b);
+            for d in digits.iter_mut() {
+                carry += u32::from(*d) << 8;
+                *d = (carry % 58) as u8;
+                carry /= 58;
+            }
+            while carry > 0 {
+                digits.push((carry % 58) as u8);
+                carry /= 58;
+            }
+        }
+        let mut out = "1".repeat(zeros);
+        out.extend(
+            digits
+                .iter()
+                .rev()
+                .map(|&d| char::from(ALPHABET[usize::from(d)])),
+        );
+        out
+    }
+
     proptest! {
         #[test]
         fn round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
             let s = encode(&bytes);
+            prop_assert_eq!(&s, &reference_encode(&bytes));
             prop_assert_eq!(decode(&s, 200).unwrap(), bytes);
+        }
+
+        #[test]
+        fn decode_is_canonical(text in "[1-9A-HJ-NP-Za-km-z]{0,60}") {
+            // Every alphabet string decodes, and encodes back to itself.
+            let b = decode(&text, 100).unwrap();
+            prop_assert_eq!(encode(&b), text);
         }
     }
 }

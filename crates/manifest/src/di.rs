@@ -54,6 +54,10 @@ pub const PROOF_TYPE: &str = "DataIntegrityProof";
 pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
 /// The proof purpose of a signed statement by its issuer.
 pub const ASSERTION_METHOD: &str = "assertionMethod";
+/// A good batch size for [`verify_prepared_batch`]: from about 100
+/// signatures on, batch verification switches to Pippenger's method and
+/// costs under half of one-by-one verification per signature.
+pub const BATCH_SIZE: usize = 128;
 
 /// Longest base58 text accepted for a 64-byte signature (it is 86-88
 /// characters).
@@ -300,22 +304,31 @@ pub fn prepare(secured: &Value, purpose: &str) -> Result<Prepared, DiError> {
     })?;
     let signature = Signature::from_bytes(&sig_bytes);
 
-    let mut document = Value::Object(
-        members
-            .iter()
-            .filter(|(k, _)| k != "proof")
-            .cloned()
-            .collect(),
-    );
-    if let Some(ctx) = options.get("@context") {
+    // The unsecured document: the members but `proof`, with the proof's
+    // @context, if it has one, in place of the document's. Canonicalized
+    // from borrowed members, without copying the document.
+    let ctx = options.get("@context");
+    if let Some(ctx) = ctx {
         if !context_starts_with(secured.get("@context"), ctx) {
             return Err(DiError::ContextMismatch);
         }
-        document.insert("@context", ctx.clone());
     }
+    let document: Vec<(&str, &Value)> = members
+        .iter()
+        .filter(|(k, _)| k != "proof")
+        .map(|(k, v)| match (k.as_str(), ctx) {
+            ("@context", Some(c)) => (k.as_str(), c),
+            _ => (k.as_str(), v),
+        })
+        .collect();
+    let mut doc_text = String::with_capacity(4096);
+    jcs::write_object(&mut doc_text, document)?;
+    let mut hash = [0u8; 64];
+    hash[..32].copy_from_slice(&Sha256::digest(jcs::canonicalize(&options)?));
+    hash[32..].copy_from_slice(&Sha256::digest(doc_text.as_bytes()));
     Ok(Prepared {
         signer,
-        hash_data: hash_data(&options, &document)?,
+        hash_data: hash,
         signature,
         created,
     })

@@ -94,20 +94,30 @@ pub fn write_value(out: &mut String, value: &Value) -> Result<(), JcsError> {
             out.push(']');
         }
         Value::Object(members) => {
-            let mut sorted: Vec<&(String, Value)> = members.iter().collect();
-            sorted.sort_by(|a, b| cmp_utf16(&a.0, &b.0));
-            out.push('{');
-            for (i, (k, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
-                out.push(':');
-                write_value(out, v)?;
-            }
-            out.push('}');
+            write_object(out, members.iter().map(|(k, v)| (k.as_str(), v)).collect())?
         }
     }
+    Ok(())
+}
+
+/// Appends the canonical form of an object given as its members (names
+/// must be unique).
+///
+/// # Errors
+///
+/// [`JcsError::NonFinite`] for NaN or an infinity anywhere in a value.
+pub fn write_object(out: &mut String, mut members: Vec<(&str, &Value)>) -> Result<(), JcsError> {
+    members.sort_by(|a, b| cmp_utf16(a.0, b.0));
+    out.push('{');
+    for (i, (k, v)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, k);
+        out.push(':');
+        write_value(out, v)?;
+    }
+    out.push('}');
     Ok(())
 }
 
@@ -123,32 +133,33 @@ pub fn cmp_utf16(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Appends a string in its canonical JSON form (with the quotes).
 pub fn write_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let esc: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\u{8}' => Some("\\b"),
-            '\t' => Some("\\t"),
-            '\n' => Some("\\n"),
-            '\u{c}' => Some("\\f"),
-            '\r' => Some("\\r"),
-            c if (c as u32) < 0x20 => None,
+    // Every character that is escaped is ASCII, so scanning bytes is
+    // enough, and slicing at an escaped byte is always a char boundary.
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            0x0c => "\\f",
+            b'\r' => "\\r",
+            0x00..=0x1f => "",
             _ => continue,
         };
         out.push_str(&s[start..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let v = c as u32;
-                out.push_str("\\u00");
-                out.push(char::from(HEX[(v >> 4) as usize & 0xf]));
-                out.push(char::from(HEX[v as usize & 0xf]));
-            }
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(esc);
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -175,6 +186,10 @@ pub fn format_number(v: f64) -> Option<String> {
     }
     if v == 0.0 {
         return Some("0".to_string());
+    }
+    // Integers below 2^53 are their own shortest digits, in plain form.
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        return Some((v as i64).to_string());
     }
     let mut out = String::with_capacity(26);
     if v < 0.0 {

@@ -353,19 +353,15 @@ impl Parser<'_> {
             self.i += 1;
             return Ok(Value::Object(out));
         }
-        // Names already seen, sorted, for the duplicate check without
-        // quadratic cost on large objects.
-        let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        // Where each name starts, for the duplicate check at the end.
+        let mut starts: Vec<usize> = Vec::new();
         loop {
             self.ws();
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected a member name"));
             }
-            let at = self.i;
+            starts.push(self.i);
             let name = self.string()?;
-            if !seen.insert(name.clone()) {
-                return Err(JsonError::DuplicateName { name, at });
-            }
             self.ws();
             if self.peek() != Some(b':') {
                 return Err(self.err("expected : after a member name"));
@@ -379,6 +375,7 @@ impl Parser<'_> {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
+                    check_unique(&out, &starts)?;
                     return Ok(Value::Object(out));
                 }
                 _ => return Err(self.err("expected , or } in an object")),
@@ -406,17 +403,25 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, JsonError> {
         self.i += 1; // opening quote
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            // Copy a run of plain bytes at once.
-            let start = self.i;
-            while let Some(&c) = self.s.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
+        let start = self.i;
+        // The common case: no escapes, one copy.
+        while let Some(&c) = self.s.get(self.i) {
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                break;
             }
-            out.extend_from_slice(&self.s[start..self.i]);
+            self.i += 1;
+        }
+        if self.peek() == Some(b'"') {
+            let text =
+                std::str::from_utf8(&self.s[start..self.i]).map_err(|_| JsonError::Syntax {
+                    at: start,
+                    what: "string is not valid UTF-8",
+                })?;
+            self.i += 1;
+            return Ok(text.to_owned());
+        }
+        let mut out: Vec<u8> = self.s[start..self.i].to_vec();
+        loop {
             match self.peek() {
                 None => return Err(self.err("unterminated string")),
                 Some(b'"') => {
@@ -450,7 +455,18 @@ impl Parser<'_> {
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
-                Some(_) => return Err(self.err("control character in a string")),
+                Some(c) if c < 0x20 => return Err(self.err("control character in a string")),
+                Some(_) => {
+                    // A run of plain bytes.
+                    let run = self.i;
+                    while let Some(&c) = self.s.get(self.i) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                    out.extend_from_slice(&self.s[run..self.i]);
+                }
             }
         }
     }
@@ -564,6 +580,38 @@ fn pretty(out: &mut String, value: &Value, indent: usize) -> Option<()> {
         other => crate::jcs::write_value(out, other).ok()?,
     }
     Some(())
+}
+
+/// Refuses an object whose member names repeat (I-JSON); `starts` are
+/// where the names begin, for the error. Small objects compare pairwise;
+/// larger ones sort their names, so the cost stays O(n log n) without
+/// copying any name.
+fn check_unique(members: &[(String, Value)], starts: &[usize]) -> Result<(), JsonError> {
+    let dup = |i: usize, j: usize| {
+        let later = i.max(j);
+        Err(JsonError::DuplicateName {
+            name: members[later].0.clone(),
+            at: starts.get(later).copied().unwrap_or(0),
+        })
+    };
+    if members.len() <= 16 {
+        for i in 1..members.len() {
+            for j in 0..i {
+                if members[i].0 == members[j].0 {
+                    return dup(i, j);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_unstable_by(|&a, &b| members[a].0.cmp(&members[b].0));
+    for w in order.windows(2) {
+        if members[w[0]].0 == members[w[1]].0 {
+            return dup(w[0], w[1]);
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for Value {

@@ -36,6 +36,7 @@ pub mod di;
 pub mod did;
 pub mod jcs;
 pub mod json;
+mod json_de;
 pub mod manifest;
 pub mod prov;
 pub mod time;

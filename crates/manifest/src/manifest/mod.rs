@@ -245,7 +245,7 @@ impl Manifest {
     ///
     /// A [`ManifestError::Field`] naming the field.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        validate::from_doc(&validate::to_doc(self)).map(|_| ())
+        validate::from_doc(&validate::to_doc(self), None).map(|_| ())
     }
 
     /// Signs the manifest with `key` at `created` (Unix seconds, the proof's
@@ -326,13 +326,18 @@ impl SignedManifest {
     pub fn from_value_unverified(
         document: Value,
     ) -> Result<(SignedManifest, Prepared), ManifestError> {
-        let doc: wire::Doc = serde_path_to_error::deserialize(document.to_serde())
-            .map_err(|e| ManifestError::Shape(shape_message(&e)))?;
+        let doc: wire::Doc<'_> =
+            serde_path_to_error::deserialize(crate::json_de::ValueDe(&document))
+                .map_err(|e| ManifestError::Shape(shape_message(&e)))?;
         if doc.proof.is_none() {
             return Err(ManifestError::Proof(DiError::NoProof));
         }
-        let manifest = validate::from_doc(&doc)?;
-        let prepared = di::prepare(&document, di::ASSERTION_METHOD)?;
+        // The proof first: its key, already decoded, is usually the
+        // creator's (then the creator's text need not be decoded again).
+        let prepared = di::prepare(&document, di::ASSERTION_METHOD);
+        let known = prepared.as_ref().ok().map(|p| p.signer);
+        let manifest = validate::from_doc(&doc, known)?;
+        let prepared = prepared?;
         if prepared.signer != manifest.creator {
             return Err(ManifestError::SignerNotCreator {
                 creator: manifest.creator.to_string(),
@@ -382,7 +387,7 @@ impl SignedManifest {
 }
 
 /// The `serde_path_to_error` message as `path: problem`.
-fn shape_message(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+fn shape_message(e: &serde_path_to_error::Error<serde::de::value::Error>) -> String {
     let path = e.path().to_string();
     let inner = e.inner().to_string();
     if path == "." {

@@ -43,19 +43,22 @@ pub(crate) fn parse_decimal(field: &str, s: &str) -> Result<u64, ManifestError> 
         .map_err(|_| bad(field, format!("{s} is larger than 2^64 - 1")))
 }
 
-fn lower_hex(field: &str, s: &str, bytes: usize) -> Result<Vec<u8>, ManifestError> {
-    if s.len() != 2 * bytes || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+fn lower_hex<const N: usize>(field: &str, s: &str) -> Result<[u8; N], ManifestError> {
+    let mut out = [0u8; N];
+    if s.len() != 2 * N
+        || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        || hex::decode_to_slice(s, &mut out).is_err()
+    {
         return Err(bad(
             field,
-            format!("expected {} lowercase hex digits", 2 * bytes),
+            format!("expected {} lowercase hex digits", 2 * N),
         ));
     }
-    hex::decode(s).map_err(|_| bad(field, "not hex"))
+    Ok(out)
 }
 
 fn sha256_hex(field: &str, s: &str) -> Result<Sha256Hash, ManifestError> {
-    let b = lower_hex(field, s, 32)?;
-    Sha256Hash::from_slice(&b).ok_or_else(|| bad(field, "expected 32 bytes"))
+    lower_hex::<32>(field, s).map(Sha256Hash)
 }
 
 /// Parses the multihash text form: lowercase hex of `0x12 0x20 || digest`.
@@ -190,7 +193,9 @@ fn account(field: &str, s: &str) -> Result<Account, ManifestError> {
         .map_err(|e| bad(field, format!("{:?}: {e}", truncate(s))))
 }
 
-pub(crate) fn from_doc(d: &Doc) -> Result<Manifest, ManifestError> {
+/// The typed manifest. `known` is a key already decoded (the proof's):
+/// when `creator` is its text, it is used instead of decoding again.
+pub(crate) fn from_doc(d: &Doc<'_>, known: Option<DidKey>) -> Result<Manifest, ManifestError> {
     if d.kind != DOC_TYPE {
         return Err(bad(
             "type",
@@ -203,10 +208,18 @@ pub(crate) fn from_doc(d: &Doc) -> Result<Manifest, ManifestError> {
             format!("{} is not supported (this is version {VERSION})", d.version),
         ));
     }
-    let creator: DidKey = d
-        .creator
-        .parse()
-        .map_err(|e| bad("creator", format!("{e}")))?;
+    let creator: DidKey = match known {
+        Some(k)
+            if d.creator.strip_prefix(crate::did::DID_KEY_PREFIX)
+                == Some(k.multikey().as_str()) =>
+        {
+            k
+        }
+        _ => d
+            .creator
+            .parse()
+            .map_err(|e| bad("creator", format!("{e}")))?,
+    };
     if !time::is_canonical_utc(&d.created) {
         return Err(bad(
             "created",
@@ -221,10 +234,7 @@ pub(crate) fn from_doc(d: &Doc) -> Result<Manifest, ManifestError> {
     let infohash_v2 = parse_multihash("infohashV2", &d.infohash_v2)?;
     let infohash_v1 = match &d.infohash_v1 {
         None => None,
-        Some(s) => {
-            let b = lower_hex("infohashV1", s, 20)?;
-            Some(Sha1Hash::from_slice(&b).ok_or_else(|| bad("infohashV1", "expected 20 bytes"))?)
-        }
+        Some(s) => Some(Sha1Hash(lower_hex::<20>("infohashV1", s)?)),
     };
     let piece_length = parse_decimal("pieceLength", &d.piece_length)?;
     if !piece_length.is_power_of_two() || piece_length < 16 * 1024 {
@@ -241,7 +251,7 @@ pub(crate) fn from_doc(d: &Doc) -> Result<Manifest, ManifestError> {
     for (i, f) in d.files.iter().enumerate() {
         let field = |name: &str| format!("files[{i}].{name}");
         let path = parse_path(&field("path"), &f.path)?;
-        if !seen.insert(f.path.as_str()) {
+        if !seen.insert(&*f.path) {
             return Err(bad(
                 field("path"),
                 format!("{:?} is listed twice", truncate(&f.path)),
@@ -282,20 +292,20 @@ pub(crate) fn from_doc(d: &Doc) -> Result<Manifest, ManifestError> {
     Ok(Manifest {
         creator,
         created,
-        name: d.name.clone(),
+        name: d.name.to_string(),
         infohash_v2,
         infohash_v1,
         piece_length,
         files,
         license: License {
-            spdx: d.license.spdx.clone(),
+            spdx: d.license.spdx.to_string(),
             terms,
         },
         payment,
     })
 }
 
-fn terms(t: &TermsDoc) -> Result<Terms, ManifestError> {
+fn terms(t: &TermsDoc<'_>) -> Result<Terms, ManifestError> {
     let regions = match &t.regions {
         None => None,
         Some(r) => {
@@ -309,11 +319,11 @@ fn terms(t: &TermsDoc) -> Result<Terms, ManifestError> {
             for (i, code) in r.iter().enumerate() {
                 let field = format!("license.terms.regions[{i}]");
                 check_region(&field, code)?;
-                if !seen.insert(code.as_str()) {
+                if !seen.insert(&**code) {
                     return Err(bad(field, format!("{code} is listed twice")));
                 }
             }
-            Some(r.clone())
+            Some(r.iter().map(|c| c.to_string()).collect())
         }
     };
     let distribution_limit = match &t.distribution_limit {
@@ -333,7 +343,7 @@ fn terms(t: &TermsDoc) -> Result<Terms, ManifestError> {
     })
 }
 
-fn payment(p: &PaymentDoc) -> Result<Payment, ManifestError> {
+fn payment(p: &PaymentDoc<'_>) -> Result<Payment, ManifestError> {
     let address = account("payment.address", &p.address)?;
     let mut splits = Vec::new();
     if let Some(list) = &p.splits {
@@ -377,40 +387,43 @@ fn payment(p: &PaymentDoc) -> Result<Payment, ManifestError> {
     Ok(Payment { address, splits })
 }
 
-pub(crate) fn to_doc(m: &Manifest) -> Doc {
+pub(crate) fn to_doc(m: &Manifest) -> Doc<'static> {
     Doc {
-        kind: DOC_TYPE.to_string(),
+        kind: DOC_TYPE.into(),
         version: VERSION,
-        creator: m.creator.to_string(),
-        created: time::format_utc(m.created),
-        name: m.name.clone(),
-        infohash_v2: multihash(&m.infohash_v2),
-        infohash_v1: m.infohash_v1.map(|h| h.to_hex()),
-        piece_length: m.piece_length.to_string(),
+        creator: m.creator.to_string().into(),
+        created: time::format_utc(m.created).into(),
+        name: m.name.clone().into(),
+        infohash_v2: multihash(&m.infohash_v2).into(),
+        infohash_v1: m.infohash_v1.map(|h| h.to_hex().into()),
+        piece_length: m.piece_length.to_string().into(),
         files: m
             .files
             .iter()
             .map(|f| FileDoc {
-                path: f.path.join("/"),
-                length: f.length.to_string(),
-                pieces_root: f.pieces_root.map(|r| r.to_hex()),
+                path: f.path.join("/").into(),
+                length: f.length.to_string().into(),
+                pieces_root: f.pieces_root.map(|r| r.to_hex().into()),
             })
             .collect(),
         license: LicenseDoc {
-            spdx: m.license.spdx.clone(),
+            spdx: m.license.spdx.clone().into(),
             terms: m.license.terms.as_ref().map(|t| TermsDoc {
-                regions: t.regions.clone(),
+                regions: t
+                    .regions
+                    .as_ref()
+                    .map(|r| r.iter().map(|x| x.clone().into()).collect()),
                 commercial_use: t.commercial_use,
-                distribution_limit: t.distribution_limit.map(|n| n.to_string()),
+                distribution_limit: t.distribution_limit.map(|n| n.to_string().into()),
             }),
         },
         payment: m.payment.as_ref().map(|p| PaymentDoc {
-            address: p.address.to_string(),
+            address: p.address.to_string().into(),
             splits: (!p.splits.is_empty()).then(|| {
                 p.splits
                     .iter()
                     .map(|s| SplitDoc {
-                        account: s.account.to_string(),
+                        account: s.account.to_string().into(),
                         bps: u64::from(s.bps),
                     })
                     .collect()
