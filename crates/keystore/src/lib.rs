@@ -644,5 +644,18 @@ fn info_of(path: &Path, file: &KeyFile, name: &str, mode: u32) -> Result<KeyInfo
     })
 }
 
+/// Runs the key file parser on `data`, as reading a key does (format,
+/// public key, unencrypted secret); for the fuzz target. Never panics.
+pub fn fuzz_key_file(data: &[u8]) {
+    let path = Path::new("fuzz.key");
+    if let Ok(file) = parse_key_file(path, data) {
+        let _ = check_did(path, &file);
+        if file.encryption == ENC_NONE {
+            let _ = secret_of(path, &file.secret);
+        }
+        let _ = info_of(path, &file, "fuzz", 0o600);
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! `btl verify`: is this torrent what its creator published?
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -200,7 +201,7 @@ pub fn run(args: Args) -> Result<()> {
     // 5: the data on disk.
     if let Some(dir) = &args.data {
         match (&torrent, report.failed()) {
-            (Some((_, t)), None) => check_data(&mut report, t, dir, args.threads)?,
+            (Some((_, t)), None) => check_data(&mut report, t, dir, args.threads, !args.json)?,
             (None, _) => report.add(
                 "data",
                 Status::NotChecked,
@@ -318,7 +319,13 @@ fn find_torrent(dir: &Path, signed: &SignedManifest) -> Option<(PathBuf, Box<Tor
 
 /// Hashes every piece under `dir` against the torrent (which the manifest
 /// was just checked against). Creates and changes nothing on disk.
-fn check_data(report: &mut Report, t: &Torrent, dir: &Path, threads: Option<usize>) -> Result<()> {
+fn check_data(
+    report: &mut Report,
+    t: &Torrent,
+    dir: &Path,
+    threads: Option<usize>,
+    show_progress: bool,
+) -> Result<()> {
     if !dir.is_dir() {
         report.add(
             "data",
@@ -357,7 +364,27 @@ fn check_data(report: &mut Report, t: &Torrent, dir: &Path, threads: Option<usiz
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let total = layout.piece_count();
-    let good = btl_store::recheck(&storage, &hashes, 0..total, threads, &|_, _| {});
+    // A progress bar on a terminal: hashing a large payload takes a while.
+    let bar = (show_progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} checking [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let good = btl_store::recheck(&storage, &hashes, 0..total, threads, &|done, all| {
+        if let Some(b) = &bar {
+            b.set_length(all);
+            b.set_position(done);
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let bad: Vec<u32> = (0..total).filter(|&p| !good.get(p)).collect();
     if bad.is_empty() && problems.is_empty() {
         report.add(
