@@ -5,6 +5,8 @@
 
 mod cmd;
 mod input;
+mod output;
+mod passphrase;
 mod units;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,12 @@ enum Command {
     Tracker(cmd::tracker::Args),
     /// Ask a tracker how many seeders and leechers swarms have.
     Scrape(cmd::scrape::Args),
+    /// Manage identities: Ed25519 keys, shown as did:key and ledger accounts.
+    Key(cmd::key::Args),
+    /// Sign provenance manifests (offline; publishing on the ledger comes later).
+    Manifest(cmd::manifest::Args),
+    /// Check a torrent's provenance: signature, creator, license, roots, data.
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +56,9 @@ fn main() -> ExitCode {
         Command::Seed(a) => cmd::seed::run(a),
         Command::Tracker(a) => cmd::tracker::run(a),
         Command::Scrape(a) => cmd::scrape::run(a),
+        Command::Key(a) => cmd::key::run(a),
+        Command::Manifest(a) => cmd::manifest::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,5 +6,8 @@ pub mod engine;
 pub mod get;
 pub mod info;
 pub mod scrape;
+pub mod key;
+pub mod manifest;
 pub mod seed;
 pub mod tracker;
+pub mod verify;
