@@ -7,3 +7,4 @@ pub mod get;
 pub mod info;
 pub mod seed;
 pub mod tracker;
+pub mod up;
