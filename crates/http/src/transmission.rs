@@ -351,7 +351,8 @@ async fn field(api: &Api, d: &btl_node::TorrentDetails, f: &str) -> Option<Value
             None if t.state == TorrentState::Downloading => -2,
             None => -1,
         }),
-        "isFinished" => json!(t.state == TorrentState::Paused && t.done_at.is_some()),
+        // Transmission: "finished seeding" (a ratio reached); never here.
+        "isFinished" => json!(false),
         "isStalled" => json!(false),
         "leftUntilDone" => json!(left),
         "sizeWhenDone" => json!(t.wanted_bytes),

@@ -208,7 +208,13 @@ impl Api {
             }
         };
         let id = hashes.wire_id().to_hex();
-        if let Ok((n, v, _)) = self.resolve(&id) {
+        if let Ok((n, v, tx)) = self.resolve(&id) {
+            // A duplicate: the peers given are still useful.
+            if !req.peers.is_empty() {
+                self.ask(&tx, |r| Cmd::AddPeers(req.peers.clone(), r))
+                    .await?;
+                self.save_list().await?;
+            }
             return Ok(Added {
                 id,
                 num: n,

@@ -32,6 +32,8 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// How long a magnet's metadata fetch waits before trying again.
 const METADATA_RETRY: Duration = Duration::from_secs(10);
+/// Most peer addresses a torrent's record keeps.
+const MAX_SAVED_PEERS: usize = 50;
 /// How long one peer may take to send the metadata.
 const METADATA_PER_PEER: Duration = Duration::from_secs(20);
 
@@ -46,6 +48,8 @@ pub(crate) enum Cmd {
     SetPriorities(Vec<u8>, oneshot::Sender<()>),
     /// New limits.
     SetLimits(Limits, oneshot::Sender<()>),
+    /// More peers to dial (and remember).
+    AddPeers(Vec<SocketAddr>, oneshot::Sender<()>),
     /// The connected peers.
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     /// Which pieces are verified (`None` when not running).
@@ -221,6 +225,11 @@ impl Supervisor {
                     v.record.max_download_rate = l.download;
                     v.record.max_upload_rate = l.upload;
                 });
+                let _ = reply.send(());
+                None
+            }
+            Cmd::AddPeers(peers, reply) => {
+                self.remember_peers(&peers);
                 let _ = reply.send(());
                 None
             }
@@ -417,6 +426,13 @@ impl Supervisor {
                             });
                             let _ = reply.send(());
                         }
+                        Cmd::AddPeers(peers, reply) => {
+                            self.remember_peers(&peers);
+                            for p in peers {
+                                handle.add_peer(p).await;
+                            }
+                            let _ = reply.send(());
+                        }
                         Cmd::Peers(reply) => {
                             let _ = reply.send(handle.peers().await.unwrap_or_default());
                         }
@@ -441,6 +457,21 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// Keeps peers in the record (at most [`MAX_SAVED_PEERS`], newest
+    /// last).
+    fn remember_peers(&self, peers: &[SocketAddr]) {
+        self.view.send_modify(|v| {
+            for p in peers {
+                let s = p.to_string();
+                if !v.record.peers.contains(&s) {
+                    v.record.peers.push(s);
+                }
+            }
+            let excess = v.record.peers.len().saturating_sub(MAX_SAVED_PEERS);
+            v.record.peers.drain(..excess);
+        });
     }
 
     fn start_failed(&mut self, e: String) -> Flow {
