@@ -16,6 +16,8 @@ command -v transmission-create >/dev/null || missing+=(transmission-cli)
 command -v transmission-daemon >/dev/null || missing+=(transmission-daemon)
 command -v aria2c >/dev/null || missing+=(aria2)
 command -v opentracker >/dev/null || missing+=(opentracker)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""

@@ -588,3 +588,106 @@ fn node_resumes_every_torrent_after_kill9() {
     assert_same_tree(&seed_b.join("beta"), &data.join("downloads/beta"));
     node.stop();
 }
+
+/// The web UI in headless Chromium: load the page, add a magnet, watch it
+/// progress to done, see the provenance badge, open the files tab and the
+/// ledger page ("ledger not enabled"); screenshots are kept under
+/// target/tmp/ as test artefacts.
+#[test]
+fn node_web_ui_in_headless_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, torrent) = payload(tmp.path(), "movie", 8 << 20, &[]);
+    // A slow seeder, so that the page shows the download in progress.
+    let slow = [("LT_UPLOAD_LIMIT", (2u64 << 20).to_string())];
+    let (_lt, port) = start_lt_seed(tmp.path(), &torrent, &seed_dir, &slow);
+    let data = tmp.path().join("node");
+    let node = NodeProc::start(tmp.path(), &data, "btl-up", &[]);
+    let browser = common::webdriver::Browser::start(tmp.path());
+    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-ui");
+
+    browser.goto(&format!("http://{}/", node.api));
+    let ui = Duration::from_secs(30);
+    browser.wait_for(
+        "the empty list",
+        ui,
+        "const e = document.getElementById('empty'); return e && !e.hidden && document.getElementById('session-stats').textContent.includes('0 torrents');",
+    );
+
+    let info = run_json(btl().arg("info").arg(&torrent).arg("--json"));
+    let magnet = format!("{}&x.pe=127.0.0.1:{port}", info["magnet"].as_str().unwrap());
+    browser.type_into("#add-magnet", &magnet);
+    browser.click("#add-button");
+    browser.wait_for(
+        "the add confirmation",
+        ui,
+        "return document.getElementById('add-status').textContent.startsWith('Added: movie');",
+    );
+    let row = "document.querySelector('#torrents tbody tr[data-id]')";
+    let badge = browser.wait_for(
+        "a row with its provenance badge",
+        ui,
+        &format!("const r = {row}; const b = r && r.querySelector('.badge[data-provenance]'); return b && b.dataset.provenance;"),
+    );
+    assert_eq!(
+        badge, "unknown",
+        "the badge slot shows the provenance status"
+    );
+
+    // Watch the progress bar: it moves through intermediate values to 100%.
+    let progress_js = format!(
+        "const r = {row}; const p = r && r.querySelector('.progress'); return p ? [Number(p.dataset.progress), r.dataset.state] : null;"
+    );
+    let mut seen = Vec::new();
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        let v = browser.eval(&progress_js);
+        if let Some(p) = v[0].as_f64() {
+            if seen.last() != Some(&p) {
+                seen.push(p);
+            }
+            if p > 0.2 && p < 0.8 && !artefacts.join("progress.png").exists() {
+                browser.screenshot(&artefacts.join("progress.png"));
+            }
+            if p == 1.0 && v[1] == "seeding" {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "no completion in the UI; seen {seen:?}"
+        );
+        std::thread::park_timeout(Duration::from_millis(150));
+    }
+    assert!(
+        seen.iter().any(|&p| p > 0.0 && p < 1.0),
+        "the page showed the download in progress: {seen:?}"
+    );
+    browser.screenshot(&artefacts.join("done.png"));
+    assert_same_tree(&seed_dir, &data.join("downloads"));
+
+    // The files tab of the torrent.
+    browser.click("#torrents tbody tr[data-id] td.name");
+    browser.wait_for(
+        "the files tab",
+        ui,
+        "const t = document.querySelector('#details-body table'); return t && t.textContent.includes('big.bin') && t.textContent.includes('100.0%');",
+    );
+    browser.screenshot(&artefacts.join("files.png"));
+
+    // The ledger explorer and the reputation page say the ledger is off.
+    browser.click("nav a[data-page=ledger]");
+    browser.wait_for(
+        "the ledger notice",
+        ui,
+        "const n = document.querySelector('#ledger-body .ledger-disabled'); return n && n.textContent.includes('Ledger not enabled');",
+    );
+    browser.screenshot(&artefacts.join("ledger.png"));
+    browser.click("nav a[data-page=reputation]");
+    browser.wait_for(
+        "the reputation notice",
+        ui,
+        "const n = document.querySelector('#rep-body .ledger-disabled'); return n && !document.getElementById('page-reputation').hidden;",
+    );
+    drop(browser);
+    node.stop();
+}

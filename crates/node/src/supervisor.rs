@@ -627,7 +627,18 @@ async fn fetch_once(
             Err(e) => tracing::info!(tracker = %url, error = %e, "announce for metadata failed"),
         }
     }
+    peers.sort_unstable();
     peers.dedup();
+    if peers.is_empty() {
+        return Err(if record.trackers.is_empty() {
+            "waiting for peers to fetch the metadata from: the magnet names none (x.pe) and has no \
+             trackers; add peers through the API (`peers`)"
+                .to_string()
+        } else {
+            "waiting for peers to fetch the metadata from: the magnet's trackers gave none yet"
+                .to_string()
+        });
+    }
     let info = btl_net::metadata::fetch_metadata(session, hashes, &peers, METADATA_PER_PEER)
         .await
         .map_err(|e| format!("fetching metadata: {e}"))?;

@@ -64,10 +64,52 @@ pub fn request(
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("{method} {path}: reading the reply: {e}"));
+    let raw =
+        read_reply(&mut s).unwrap_or_else(|e| panic!("{method} {path}: reading the reply: {e}"));
     parse(&raw).unwrap_or_else(|| panic!("{method} {path}: bad reply {raw:?}"))
+}
+
+/// Reads one reply: the head, then `Content-Length` bytes, or chunks up to
+/// the last one, or (with neither) up to the end of the stream. Servers
+/// that keep the connection open despite `Connection: close` (chromedriver
+/// does) are handled.
+fn read_reply(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    let head_end = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let chunked = head
+        .lines()
+        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
+    loop {
+        let body = &raw[head_end..];
+        let done = match length {
+            Some(n) => body.len() >= n,
+            None if chunked => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            return Ok(raw);
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
 }
 
 fn parse(raw: &[u8]) -> Option<Reply> {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
+pub mod webdriver;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
