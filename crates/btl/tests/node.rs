@@ -482,6 +482,14 @@ fn node_api_rejects_bad_input_clearly() {
         "{}",
         m.text()
     );
+    let r = request(
+        a,
+        "POST",
+        &format!("/api/v1/torrents/{unknown}/pause"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.json()["state"], "paused", "{}", r.text());
     node.stop();
 
     // --require-token: even loopback clients need it (and the token stays
@@ -528,7 +536,7 @@ fn node_api_rejects_bad_input_clearly() {
 #[test]
 fn node_resumes_every_torrent_after_kill9() {
     let tmp = tempfile::tempdir().unwrap();
-    let (seed_a, torrent_a) = payload(tmp.path(), "alpha", 6 << 20, &[]);
+    let (seed_a, torrent_a) = payload(tmp.path(), "alpha", 8 << 20, &[]);
     let (seed_b, torrent_b) = payload(tmp.path(), "beta", 4 << 20, &["--v1"]);
     // Slow seeders so that the kill lands mid-download.
     let slow = [("LT_UPLOAD_LIMIT", (1u64 << 20).to_string())];

@@ -110,6 +110,50 @@ function notice(kind, text) {
 
 // ---------- torrents ----------
 
+// Rows are kept and updated in place (keyed by torrent id), so that a
+// click, a hover or a text selection survives the refresh.
+const rows = new Map();
+
+function renderRow(t) {
+  let r = rows.get(t.id);
+  if (!r) {
+    const cells = {
+      name: el("td", { class: "name" }), prov: el("td"), prog: el("td"),
+      state: el("td", { class: "state" }), down: el("td", { class: "num" }),
+      up: el("td", { class: "num" }), peers: el("td", { class: "num" }),
+      actions: el("td", { class: "actions" }),
+    };
+    const tr = el("tr", { "data-id": t.id }, ...Object.values(cells));
+    tr.addEventListener("click", (ev) => {
+      if (ev.target.tagName === "BUTTON") return;
+      select(t.id);
+    });
+    r = { tr, cells, paused: null };
+    rows.set(t.id, r);
+  }
+  const c = r.cells;
+  r.tr.dataset.state = t.state;
+  r.tr.classList.toggle("selected", state.selected === t.id);
+  c.name.title = t.error || t.name;
+  c.name.replaceChildren(t.name, ...(t.error ? [el("div", { class: "error" }, t.error)] : []));
+  c.prov.replaceChildren(badge(t.provenance));
+  c.prog.replaceChildren(progressBar(t.progress));
+  c.state.textContent = t.state.replace("_", " ");
+  c.down.textContent = rate(t.download_rate);
+  c.up.textContent = rate(t.upload_rate);
+  c.peers.textContent = t.peers;
+  const paused = t.state === "paused";
+  if (r.paused !== paused) {
+    r.paused = paused;
+    c.actions.replaceChildren(
+      paused
+        ? el("button", { type: "button", onclick: () => act(t.id, "resume") }, "Resume")
+        : el("button", { type: "button", onclick: () => act(t.id, "pause") }, "Pause"),
+      el("button", { type: "button", class: "danger", onclick: () => removeTorrent(state.torrents.find((x) => x.id === t.id) || t) }, "Remove"));
+  }
+  return r.tr;
+}
+
 async function refreshList() {
   let list;
   try {
@@ -120,29 +164,18 @@ async function refreshList() {
   }
   state.torrents = list;
   const tbody = document.querySelector("#torrents tbody");
-  const rows = list.map((t) => {
-    const actions = el("td", { class: "actions" },
-      t.state === "paused"
-        ? el("button", { type: "button", onclick: () => act(t.id, "resume") }, "Resume")
-        : el("button", { type: "button", onclick: () => act(t.id, "pause") }, "Pause"),
-      el("button", { type: "button", class: "danger", onclick: () => removeTorrent(t) }, "Remove"));
-    const tr = el("tr", { "data-id": t.id, "data-state": t.state, class: state.selected === t.id ? "selected" : "" },
-      el("td", { class: "name", title: t.error || t.name }, t.name,
-        t.error ? el("div", { class: "error" }, t.error) : null),
-      el("td", {}, badge(t.provenance)),
-      el("td", {}, progressBar(t.progress)),
-      el("td", { class: "state" }, t.state.replace("_", " ")),
-      el("td", { class: "num" }, rate(t.download_rate)),
-      el("td", { class: "num" }, rate(t.upload_rate)),
-      el("td", { class: "num" }, t.peers),
-      actions);
-    tr.addEventListener("click", (ev) => {
-      if (ev.target.tagName === "BUTTON") return;
-      select(t.id);
-    });
-    return tr;
+  const seen = new Set();
+  list.forEach((t, i) => {
+    seen.add(t.id);
+    const tr = renderRow(t);
+    if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
   });
-  tbody.replaceChildren(...rows);
+  for (const [id, r] of rows) {
+    if (!seen.has(id)) {
+      r.tr.remove();
+      rows.delete(id);
+    }
+  }
   document.getElementById("empty").hidden = list.length > 0;
   const down = list.reduce((a, t) => a + t.download_rate, 0);
   const up = list.reduce((a, t) => a + t.upload_rate, 0);

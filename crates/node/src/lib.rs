@@ -256,3 +256,23 @@ async fn start_tracker(
         Err(e) => Err(NodeError::Tracker(e.to_string())),
     }
 }
+
+/// For the fuzzer: the node's own parsers on arbitrary bytes (the config
+/// file, the saved torrent list). Never panics.
+#[doc(hidden)]
+pub fn fuzz_inputs(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = FileConfig::parse(text);
+    }
+    if let Ok(list) = serde_json::from_slice::<persist::ListFile>(data) {
+        // What loading does with a list: every record's paths and peers.
+        for r in &list.torrents {
+            let _ = r.id.parse::<btl_types::Sha1Hash>();
+            let _ = r
+                .magnet
+                .as_deref()
+                .map(str::parse::<btl_metainfo::magnet::Magnet>);
+            let _ = r.save_dir.is_absolute();
+        }
+    }
+}

@@ -276,6 +276,8 @@ impl Supervisor {
             return Flow::Again;
         };
         loop {
+            // Read again each round: peers may have been added meanwhile.
+            let record = self.record();
             let session = self.session.clone();
             let fetch = fetch_once(&session, hashes, &record);
             tokio::pin!(fetch);
@@ -320,8 +322,13 @@ impl Supervisor {
                             _ = &mut sleep => break,
                             cmd = self.rx.recv() => {
                                 let Some(cmd) = cmd else { return Flow::Exit };
+                                // New peers: try them now.
+                                let retry = matches!(cmd, Cmd::AddPeers(..));
                                 if let Some(flow) = self.handle_stopped(cmd).await {
                                     return flow;
+                                }
+                                if retry {
+                                    break;
                                 }
                             }
                         }

@@ -76,11 +76,18 @@ pub fn request(
 fn read_reply(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16384];
+    // A signal (a child process exiting) may interrupt a read: retry.
+    let read = |s: &mut TcpStream, buf: &mut [u8]| loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    };
     let head_end = loop {
         if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             break p + 4;
         }
-        let n = s.read(&mut buf)?;
+        let n = read(s, &mut buf)?;
         if n == 0 {
             return Ok(raw);
         }
@@ -104,7 +111,7 @@ fn read_reply(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
         if done {
             return Ok(raw);
         }
-        let n = s.read(&mut buf)?;
+        let n = read(s, &mut buf)?;
         if n == 0 {
             return Ok(raw);
         }

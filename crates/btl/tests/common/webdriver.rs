@@ -134,15 +134,29 @@ impl Browser {
         );
     }
 
-    /// Clicks an element.
+    /// Clicks an element (found again if the page replaced it between
+    /// the lookup and the click).
     pub fn click(&self, css: &str) {
-        let e = self.find(css);
-        call(
-            self.addr,
-            "POST",
-            &self.path(&format!("/element/{e}/click")),
-            Some(&json!({})),
-        );
+        for _ in 0..5 {
+            let e = self.find(css);
+            let r = request(
+                self.addr,
+                "POST",
+                &self.path(&format!("/element/{e}/click")),
+                &[("Content-Type", "application/json")],
+                b"{}",
+            );
+            if r.status == 200 {
+                return;
+            }
+            assert_eq!(
+                r.json()["value"]["error"],
+                "stale element reference",
+                "click {css}: {}",
+                r.text()
+            );
+        }
+        panic!("click {css}: the element kept being replaced");
     }
 
     /// Evaluates `script` until it returns something truthy, with a
