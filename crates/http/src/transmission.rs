@@ -28,11 +28,21 @@ use serde_json::{json, Map, Value};
 pub const SESSION_HEADER: &str = "x-transmission-session-id";
 
 /// Remembered `speed-limit-*` values while the limit is disabled (the
-/// engine only knows the enabled limit).
-#[derive(Debug, Default, Clone, Copy)]
+/// engine only knows the enabled limit); 100 kB/s at first, as in
+/// Transmission.
+#[derive(Debug, Clone, Copy)]
 pub struct SpeedMemory {
     down_kb: u64,
     up_kb: u64,
+}
+
+impl Default for SpeedMemory {
+    fn default() -> Self {
+        SpeedMemory {
+            down_kb: 100,
+            up_kb: 100,
+        }
+    }
 }
 
 /// `POST /transmission/rpc`.
