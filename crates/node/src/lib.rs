@@ -61,8 +61,19 @@ pub struct Node {
 
 impl Node {
     /// Opens the data directory, binds the peer listener and the tracker,
-    /// and starts every saved torrent (paused ones stay paused).
+    /// and starts every saved torrent (paused ones stay paused). The node
+    /// runs without the ledger.
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        Self::start_with_ledger(config, None).await
+    }
+
+    /// [`Node::start`] with a ledger handle: the seam where the embedded
+    /// (or a remote) ledger plugs in; its queries answer through
+    /// [`Api::ledger`].
+    pub async fn start_with_ledger(
+        config: NodeConfig,
+        ledger: Option<ledger::LedgerHandle>,
+    ) -> Result<Node, NodeError> {
         let data = DataDir::open(&config.data_dir)?;
         std::fs::create_dir_all(&config.download_dir).map_err(|source| NodeError::Io {
             what: "download directory",
@@ -106,7 +117,7 @@ impl Node {
             save_lock: tokio::sync::Mutex::new(()),
             dirty: dirty.clone(),
             started: Instant::now(),
-            ledger: None,
+            ledger,
             shutting_down: AtomicBool::new(false),
         });
         let api = Api { inner };
