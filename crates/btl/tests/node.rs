@@ -335,6 +335,53 @@ fn node_api_rejects_bad_input_clearly() {
         "conflict",
         "metadata",
     );
+    // Adding by URL: the node fetches an http:// .torrent (here from
+    // Python's http.server); a missing one is a clear error.
+    let (_, web_torrent) = payload(tmp.path(), "web", 100_000, &["--v1"]);
+    let web_port = free_port();
+    let mut server = std::process::Command::new(PYTHON);
+    server
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &web_port.to_string(),
+            "--directory",
+        ])
+        .arg(tmp.path());
+    let _server = Spawned::start(server, "http-server", tmp.path());
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", web_port)).is_err() {
+        assert!(std::time::Instant::now() < end, "http.server did not start");
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+    let url = format!(
+        "http://127.0.0.1:{web_port}/{}",
+        web_torrent.file_name().unwrap().to_str().unwrap()
+    );
+    let r = json_post(
+        "/api/v1/torrents",
+        &json!({"url": url, "paused": true}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["name"], "web");
+    let r = json_post(
+        "/api/v1/torrents",
+        &json!({"url": format!("http://127.0.0.1:{web_port}/missing.torrent")}).to_string(),
+    );
+    check(r, 400, "bad_request", "HTTP 404");
+    check(
+        json_post(
+            "/api/v1/torrents",
+            "{\"url\": \"https://example.invalid/x.torrent\"}",
+        ),
+        400,
+        "bad_request",
+        "https",
+    );
+    let r = request(a, "DELETE", &format!("/api/v1/torrents/{}", "2"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
     // The ledger is not in this node yet.
     check(
         request(a, "GET", "/api/v1/ledger/status", &[], b""),

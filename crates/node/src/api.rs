@@ -193,7 +193,13 @@ impl Api {
     /// torrent is saved in the list before this returns.
     pub async fn add(&self, req: AddRequest) -> Result<Added, ApiError> {
         self.check_running()?;
-        let parsed = parse_source(&req.source)?;
+        let parsed = match &req.source {
+            AddSource::Url(u) if !u.trim_start().starts_with("magnet:") => {
+                let bytes = crate::fetch::fetch_torrent(u.trim()).await?;
+                parse_source(&AddSource::TorrentFile(bytes))?
+            }
+            other => parse_source(other)?,
+        };
         let (hashes, name) = match &parsed {
             Parsed::Torrent(t, _) => (t.info_hashes(), t.name().to_string()),
             Parsed::Magnet(m) => {
@@ -584,7 +590,7 @@ fn parse_source(source: &AddSource) -> Result<Parsed, ApiError> {
         AddSource::Magnet(s) => parse_magnet(s),
         AddSource::Url(u) if u.starts_with("magnet:") => parse_magnet(u),
         AddSource::Url(u) => Err(ApiError::BadRequest(format!(
-            "cannot add {u}: adding by URL supports magnet links only; download the .torrent and add the file"
+            "cannot add {u}: give a magnet link or an http:// URL of a .torrent"
         ))),
         AddSource::TorrentFile(raw) => {
             if raw.len() > MAX_TORRENT_BYTES {

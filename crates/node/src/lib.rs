@@ -24,6 +24,7 @@
 mod api;
 pub mod config;
 mod error;
+pub mod fetch;
 pub mod ledger;
 pub mod persist;
 mod supervisor;

@@ -307,7 +307,7 @@ pub enum AddSource {
     TorrentFile(Vec<u8>),
     /// A magnet link.
     Magnet(String),
-    /// An `http://` URL of a `.torrent` file.
+    /// An `http://` URL of a `.torrent` file (or a magnet link).
     Url(String),
 }
 
