@@ -17,6 +17,7 @@ pub mod error;
 pub mod metrics;
 pub mod routes;
 pub mod transmission;
+mod transmission_get;
 pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, Request, State};

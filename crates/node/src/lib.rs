@@ -27,6 +27,7 @@ mod error;
 pub mod fetch;
 pub mod ledger;
 pub mod persist;
+mod summary;
 mod supervisor;
 pub mod types;
 
