@@ -19,6 +19,8 @@ command -v opentracker >/dev/null || missing+=(opentracker)
 # The IPv6 LSD test makes a network namespace (unshare/nsenter: util-linux).
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nsenter >/dev/null || missing+=(util-linux)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""

@@ -43,6 +43,8 @@ enum Command {
     Manifest(cmd::manifest::Args),
     /// Check a torrent's provenance: signature, creator, license, roots, data.
     Verify(cmd::verify::Args),
+    /// Run a node: peer engine, tracker, HTTP API and web UI.
+    Up(cmd::up::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Key(a) => cmd::key::run(a),
         Command::Manifest(a) => cmd::manifest::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Up(a) => cmd::up::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

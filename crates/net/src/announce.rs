@@ -15,7 +15,8 @@ use btl_types::Sha1Hash;
 use btl_wire::PeerId;
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// What the announcer needs to know.
@@ -38,6 +39,66 @@ pub struct AnnouncerConfig {
     pub wanted_bytes: u64,
     /// Which certificates https:// trackers may present.
     pub tls: crate::tracker_client::TrackerTls,
+}
+
+/// How announces to one tracker went, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerStatus {
+    /// The announce URL.
+    pub url: String,
+    /// Its BEP 12 tier (0 first).
+    pub tier: usize,
+    /// Announces that got an answer.
+    pub announces: u32,
+    /// When the last answer came.
+    pub last_success: Option<SystemTime>,
+    /// When the last announce was tried.
+    pub last_attempt: Option<SystemTime>,
+    /// Why the last announce failed (cleared by an answer).
+    pub last_error: Option<String>,
+    /// Peers in the last answer.
+    pub last_peers: usize,
+    /// Seeders and leechers in the last answer, when the tracker said.
+    pub seeders: Option<u32>,
+    /// See `seeders`.
+    pub leechers: Option<u32>,
+    /// When the next announce is planned.
+    pub next_announce: Option<SystemTime>,
+}
+
+/// The status of a torrent's trackers, written by its announcer and read
+/// by whoever shows it (a short lock, never held across an await).
+pub type TrackerBoard = Arc<Mutex<Vec<TrackerStatus>>>;
+
+/// A board listing `tiers`, none announced yet.
+pub fn board(tiers: &[Vec<String>]) -> TrackerBoard {
+    let list = tiers
+        .iter()
+        .enumerate()
+        .flat_map(|(tier, urls)| {
+            urls.iter().map(move |url| TrackerStatus {
+                url: url.clone(),
+                tier,
+                announces: 0,
+                last_success: None,
+                last_attempt: None,
+                last_error: None,
+                last_peers: 0,
+                seeders: None,
+                leechers: None,
+                next_announce: None,
+            })
+        })
+        .collect();
+    Arc::new(Mutex::new(list))
+}
+
+fn update_board(board: &TrackerBoard, url: &str, f: impl FnOnce(&mut TrackerStatus)) {
+    if let Ok(mut b) = board.lock() {
+        if let Some(t) = b.iter_mut().find(|t| t.url == url) {
+            f(t);
+        }
+    }
 }
 
 /// A running announcer.
@@ -67,9 +128,10 @@ pub fn spawn(
     cfg: AnnouncerConfig,
     stats: watch::Receiver<TorrentStats>,
     actor: mpsc::Sender<Input>,
+    board: TrackerBoard,
 ) -> AnnouncerHandle {
     let (stop, stop_rx) = oneshot::channel();
-    let join = tokio::spawn(run(cfg, stats, actor, stop_rx));
+    let join = tokio::spawn(run(cfg, stats, actor, stop_rx, board));
     AnnouncerHandle { stop, join }
 }
 
@@ -78,6 +140,7 @@ async fn run(
     mut stats: watch::Receiver<TorrentStats>,
     actor: mpsc::Sender<Input>,
     mut stop: oneshot::Receiver<()>,
+    board: TrackerBoard,
 ) {
     let key = rand::random::<u32>();
     let mut event = Event::Started;
@@ -94,7 +157,8 @@ async fn run(
     loop {
         let snapshot = stats.borrow().clone();
         let before = known.len();
-        let interval = announce_all(&mut cfg, &snapshot, event, key, &actor, &mut known).await;
+        let interval =
+            announce_all(&mut cfg, &snapshot, event, key, &actor, &mut known, &board).await;
         event = Event::None;
         // A leecher that learnt no new peer asks again soon.
         let starving = known.len() == before && snapshot.state != State::Seeding;
@@ -103,6 +167,11 @@ async fn run(
             Some(i) => Duration::from_secs(u64::from(i.clamp(MIN_INTERVAL, 24 * 3600))),
             None => RETRY,
         };
+        if let Ok(mut b) = board.lock() {
+            for t in b.iter_mut() {
+                t.next_announce = Some(SystemTime::now() + wait);
+            }
+        }
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {
@@ -110,7 +179,8 @@ async fn run(
                 _ = &mut sleep => break,
                 _ = &mut stop => {
                     let s = stats.borrow().clone();
-                    announce_all(&mut cfg, &s, Event::Stopped, key, &actor, &mut known).await;
+                    announce_all(&mut cfg, &s, Event::Stopped, key, &actor, &mut known, &board)
+                        .await;
                     return;
                 }
                 changed = stats.changed() => {
@@ -137,6 +207,7 @@ async fn announce_all(
     key: u32,
     actor: &mpsc::Sender<Input>,
     known: &mut HashSet<SocketAddr>,
+    board: &TrackerBoard,
 ) -> Option<u32> {
     let left_pieces = u64::from(s.wanted_pieces.saturating_sub(s.wanted_have));
     let left = (left_pieces * cfg.piece_length).min(cfg.wanted_bytes);
@@ -158,8 +229,17 @@ async fn announce_all(
         'tiers: for tier in &mut cfg.tiers {
             for i in 0..tier.len() {
                 let url = tier[i].clone();
+                update_board(board, &url, |t| t.last_attempt = Some(SystemTime::now()));
                 match announce(&url, &params, ANNOUNCE_TIMEOUT).await {
                     Ok(r) => {
+                        update_board(board, &url, |t| {
+                            t.announces += 1;
+                            t.last_success = Some(SystemTime::now());
+                            t.last_error = None;
+                            t.last_peers = r.peers.len();
+                            t.seeders = Some(r.seeders);
+                            t.leechers = Some(r.leechers);
+                        });
                         tracing::debug!(%url, peers = r.peers.len(), interval = r.interval, "announced");
                         // The URL that answered goes first in its tier.
                         let u = tier.remove(i);
@@ -177,7 +257,10 @@ async fn announce_all(
                         }
                         break 'tiers;
                     }
-                    Err(e) => tracing::warn!(error = %e, "tracker announce failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "tracker announce failed");
+                        update_board(board, &url, |t| t.last_error = Some(e.to_string()));
+                    }
                 }
             }
         }

@@ -6,13 +6,14 @@
 //! Buckets hold at most a quarter of a second of traffic (at least 64 KiB),
 //! so bursts stay short.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A shared bytes-per-second limit; a rate of 0 means unlimited.
 #[derive(Debug)]
 pub struct RateLimiter {
-    rate: u64,
+    rate: AtomicU64,
     state: Mutex<Bucket>,
 }
 
@@ -26,7 +27,7 @@ impl RateLimiter {
     /// A limiter of `bytes_per_second` (0: unlimited).
     pub fn new(bytes_per_second: u64) -> Self {
         RateLimiter {
-            rate: bytes_per_second,
+            rate: AtomicU64::new(bytes_per_second),
             state: Mutex::new(Bucket {
                 tokens: 0.0,
                 last: Instant::now(),
@@ -36,30 +37,37 @@ impl RateLimiter {
 
     /// The configured rate (0: unlimited).
     pub fn rate(&self) -> u64 {
-        self.rate
+        self.rate.load(Ordering::Relaxed)
     }
 
-    fn burst(&self) -> f64 {
-        (self.rate as f64 / 4.0).max(64.0 * 1024.0)
+    /// Changes the rate (0: unlimited); connections see it at their next
+    /// read or write.
+    pub fn set_rate(&self, bytes_per_second: u64) {
+        self.rate.store(bytes_per_second, Ordering::Relaxed);
+    }
+
+    fn burst(rate: u64) -> f64 {
+        (rate as f64 / 4.0).max(64.0 * 1024.0)
     }
 
     /// Takes `n` bytes from the bucket and says how long to wait before
     /// they may be used (zero when they are there already).
     pub fn reserve(&self, n: usize, now: Instant) -> Duration {
-        if self.rate == 0 {
+        let rate = self.rate();
+        if rate == 0 {
             return Duration::ZERO;
         }
         let Ok(mut b) = self.state.lock() else {
             return Duration::ZERO;
         };
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.rate as f64).min(self.burst());
+        b.tokens = (b.tokens + elapsed * rate as f64).min(Self::burst(rate));
         b.last = now;
         b.tokens -= n as f64;
         if b.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-b.tokens / self.rate as f64)
+            Duration::from_secs_f64(-b.tokens / rate as f64)
         }
     }
 }

@@ -133,6 +133,23 @@ impl Session {
         self.inner.config.peer_id
     }
 
+    /// Changes the session-wide download and upload limits, bytes/s (0:
+    /// unlimited); running connections follow at once.
+    pub fn set_rate_limits(&self, download: u64, upload: u64) {
+        self.inner.down_limit.set_rate(download);
+        self.inner.up_limit.set_rate(upload);
+    }
+
+    /// The session-wide (download, upload) limits, bytes/s (0: unlimited).
+    pub fn rate_limits(&self) -> (u64, u64) {
+        (self.inner.down_limit.rate(), self.inner.up_limit.rate())
+    }
+
+    /// Open peer connections over all torrents (handshaking ones included).
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+
     /// Registers a torrent under its id (and its other id, for hybrids).
     pub(crate) fn register(&self, id: Sha1Hash, r: Registered) {
         if let Ok(mut t) = self.inner.torrents.write() {

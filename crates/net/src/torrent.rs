@@ -44,6 +44,11 @@ pub struct AddTorrent {
     pub peers: Vec<SocketAddr>,
     /// Which files to download (indices into `Torrent::files`); `None`: all.
     pub wanted_files: Option<Vec<bool>>,
+    /// Per-file priorities (0 skip, 1..=7 higher first), indices into
+    /// `Torrent::files`; a piece gets the highest priority of its files.
+    /// `None`: priority 1 for every wanted file. Files with priority 0
+    /// should also be unwanted in `wanted_files` (not created on disk).
+    pub file_priorities: Option<Vec<u8>>,
     /// Download pieces in order (streaming).
     pub sequential: bool,
     /// Hash every piece on disk before starting.
@@ -124,6 +129,23 @@ pub enum Command {
     /// The torrent as it is now: with the piece layers fetched from peers
     /// (BEP 52) since it started.
     Metadata(oneshot::Sender<Arc<Torrent>>),
+    /// The connected peers.
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    /// The pieces verified on disk.
+    Have(oneshot::Sender<btl_swarm::Bitfield>),
+}
+
+/// One connected peer, as [`TorrentHandle::peers`] reports it.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The peer's address (its listening address when we dialled it).
+    pub addr: SocketAddr,
+    /// We dialled the peer (else it connected to us).
+    pub outgoing: bool,
+    /// The client name from its extension handshake (at most 64 bytes).
+    pub client: Option<String>,
+    /// What the swarm knows of the connection (rates, choking, pieces).
+    pub stats: Option<btl_swarm::PeerStats>,
 }
 
 /// The result of hashing (and writing) a piece.
@@ -155,12 +177,59 @@ pub enum TorrentError {
 pub struct TorrentHandle {
     tx: mpsc::Sender<Input>,
     stats: watch::Receiver<TorrentStats>,
+    down_limit: Arc<crate::ratelimit::RateLimiter>,
+    up_limit: Arc<crate::ratelimit::RateLimiter>,
+    trackers: crate::announce::TrackerBoard,
 }
 
 impl TorrentHandle {
     /// A receiver of progress snapshots.
     pub fn stats(&self) -> watch::Receiver<TorrentStats> {
         self.stats.clone()
+    }
+
+    /// Changes this torrent's download and upload limits, bytes/s (0: only
+    /// the session's limits apply).
+    pub fn set_rate_limits(&self, download: u64, upload: u64) {
+        self.down_limit.set_rate(download);
+        self.up_limit.set_rate(upload);
+    }
+
+    /// This torrent's (download, upload) limits, bytes/s (0: none).
+    pub fn rate_limits(&self) -> (u64, u64) {
+        (self.down_limit.rate(), self.up_limit.rate())
+    }
+
+    /// The shared board of the torrent's trackers' status.
+    pub fn tracker_board(&self) -> crate::announce::TrackerBoard {
+        self.trackers.clone()
+    }
+
+    /// The torrent's trackers and how their announces went.
+    pub fn trackers(&self) -> Vec<crate::announce::TrackerStatus> {
+        self.trackers.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// The connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, TorrentError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Command(Command::Peers(reply)))
+            .await
+            .map_err(|_| TorrentError::Stopped("already stopped".into()))?;
+        rx.await
+            .map_err(|_| TorrentError::Stopped("actor ended".into()))
+    }
+
+    /// The pieces verified on disk.
+    pub async fn have(&self) -> Result<btl_swarm::Bitfield, TorrentError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Command(Command::Have(reply)))
+            .await
+            .map_err(|_| TorrentError::Stopped("already stopped".into()))?;
+        rx.await
+            .map_err(|_| TorrentError::Stopped("actor ended".into()))
     }
 
     /// Dials another peer.
@@ -266,7 +335,10 @@ pub async fn add_torrent(
         ..SwarmConfig::default()
     };
     let mut swarm = Swarm::new(geometry, swarm_have, config, Instant::now());
-    let priorities = piece_priorities(&layout, add.wanted_files.as_deref());
+    let priorities = match &add.file_priorities {
+        Some(p) => file_piece_priorities(&layout, p),
+        None => piece_priorities(&layout, add.wanted_files.as_deref()),
+    };
     // Pieces that cannot be verified yet (piece layer not known) wait.
     swarm.set_wanted(crate::layers::effective_priorities(&priorities, &hashes));
     swarm.set_sequential(add.sequential);
@@ -275,6 +347,9 @@ pub async fn add_torrent(
     let v2 = add.torrent.info_hashes().v2().is_some();
     let reserved = Reserved::ours(v2);
     let source: Arc<dyn BlockSource> = Arc::new(StorageSource(storage.clone()));
+    let down_limit = Arc::new(crate::ratelimit::RateLimiter::new(add.max_download_rate));
+    let up_limit = Arc::new(crate::ratelimit::RateLimiter::new(add.max_upload_rate));
+    let trackers = crate::announce::board(&add.trackers);
     session.register(
         wire_id,
         Registered {
@@ -282,8 +357,8 @@ pub async fn add_torrent(
             source,
             reserved,
             piece_count: layout.piece_count(),
-            down_limit: Arc::new(crate::ratelimit::RateLimiter::new(add.max_download_rate)),
-            up_limit: Arc::new(crate::ratelimit::RateLimiter::new(add.max_upload_rate)),
+            down_limit: down_limit.clone(),
+            up_limit: up_limit.clone(),
             alt_id: match add.torrent.info_hashes() {
                 btl_types::InfoHashes::Hybrid(_, v2) => Some(v2.truncated()),
                 _ => None,
@@ -357,6 +432,7 @@ pub async fn add_torrent(
             cfg,
             actor.stats.subscribe(),
             tx.clone(),
+            trackers.clone(),
         ));
     }
     if let Some(dht) = add.dht.clone().filter(|_| !add.torrent.is_private()) {
@@ -373,6 +449,9 @@ pub async fn add_torrent(
     Ok(TorrentHandle {
         tx,
         stats: stats_rx,
+        down_limit,
+        up_limit,
+        trackers,
     })
 }
 
@@ -487,6 +566,15 @@ fn open_data(
     Ok((layout, Arc::new(storage), Arc::new(hashes), resume, have))
 }
 
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate_utf8(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
 /// Piece buffers kept for reuse.
 const SPARE_BUFFERS: usize = 8;
 
@@ -508,6 +596,23 @@ fn wanted_payload_bytes(t: &Torrent, wanted: Option<&[bool]>) -> u64 {
         .filter(|(i, f)| !f.attr.pad && wanted.is_none_or(|w| w.get(*i).copied().unwrap_or(false)))
         .map(|(_, f)| f.length)
         .sum()
+}
+
+/// Piece priorities from file priorities: each piece gets the highest
+/// priority among its files (missing entries count as 0).
+fn file_piece_priorities(layout: &Layout, files: &[u8]) -> Vec<u8> {
+    let mut prio = vec![0u8; layout.piece_count() as usize];
+    for (file, &p) in files.iter().enumerate() {
+        if p == 0 {
+            continue;
+        }
+        for piece in layout.file_pieces(file) {
+            if let Some(x) = prio.get_mut(piece as usize) {
+                *x = (*x).max(p.min(7));
+            }
+        }
+    }
+    prio
 }
 
 fn piece_priorities(layout: &Layout, wanted: Option<&[bool]>) -> Vec<u8> {
@@ -538,6 +643,8 @@ struct Peer {
     outgoing: bool,
     /// BEP 11 state, when the peer speaks `ut_pex` and the torrent is public.
     pex: Option<crate::pex::PeerPex>,
+    /// The client name from the extension handshake.
+    client: Option<String>,
 }
 
 struct Actor {
@@ -743,6 +850,22 @@ impl Actor {
             Input::Command(Command::Metadata(reply)) => {
                 let _ = reply.send(self.torrent.clone());
             }
+            Input::Command(Command::Peers(reply)) => {
+                let list = self
+                    .peers
+                    .iter()
+                    .map(|(k, p)| PeerInfo {
+                        addr: p.listen.unwrap_or(p.addr),
+                        outgoing: p.outgoing,
+                        client: p.client.clone(),
+                        stats: self.swarm.peer_stats(*k),
+                    })
+                    .collect();
+                let _ = reply.send(list);
+            }
+            Input::Command(Command::Have(reply)) => {
+                let _ = reply.send(self.swarm.have().clone());
+            }
         }
         None
     }
@@ -860,6 +983,7 @@ impl Actor {
                 listen: c.outgoing.then_some(c.addr),
                 outgoing: c.outgoing,
                 pex: None,
+                client: None,
             },
         );
         self.swarm.peer_connected(c.key, caps, now);
@@ -892,6 +1016,9 @@ impl Actor {
                 let pex_on = self.ext.ut_pex.is_some();
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.metadata_id = h.extension_id(UT_METADATA);
+                    if let Some(c) = &h.client {
+                        p.client = Some(truncate_utf8(c, 64));
+                    }
                     if !p.outgoing {
                         p.listen = h
                             .port

@@ -162,6 +162,7 @@ async fn run_async(args: Args) -> Result<()> {
             resume_path,
             peers,
             wanted_files,
+            file_priorities: None,
             sequential: args.sequential,
             recheck: args.recheck,
             max_download_rate: 0,

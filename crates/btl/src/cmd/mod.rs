@@ -11,3 +11,4 @@ pub mod manifest;
 pub mod seed;
 pub mod tracker;
 pub mod verify;
+pub mod up;

@@ -68,6 +68,7 @@ async fn run_async(args: Args) -> Result<()> {
             resume_path,
             peers,
             wanted_files: None,
+            file_priorities: None,
             sequential: false,
             recheck: args.recheck,
             max_download_rate: 0,
