@@ -33,6 +33,8 @@ enum Command {
     Seed(cmd::seed::Args),
     /// Run a BitTorrent tracker (HTTP and UDP announce and scrape).
     Tracker(cmd::tracker::Args),
+    /// Create and run validators of the bitorrent ledger.
+    Ledger(cmd::ledger::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Get(a) => cmd::get::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Tracker(a) => cmd::tracker::run(a),
+        Command::Ledger(a) => cmd::ledger::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,5 +5,7 @@ pub mod create;
 pub mod engine;
 pub mod get;
 pub mod info;
+pub mod ledger;
+pub mod ledger_app;
 pub mod seed;
 pub mod tracker;
