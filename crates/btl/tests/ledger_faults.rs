@@ -167,7 +167,6 @@ fn kill9_during_heavy_submission_loses_nothing() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["matches"], true, "{r}");
     assert!(r["height"].as_u64().unwrap() >= final_tip);
-    let _ = wait_for; // (kept for symmetry with other tests)
 }
 
 #[test]
