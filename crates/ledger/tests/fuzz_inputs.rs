@@ -1,0 +1,53 @@
+//! The fuzz entry points on a few thousand deterministic inputs, so that
+//! `cargo test` exercises them without cargo-fuzz (which `scripts/fuzz.sh`
+//! runs for longer).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use btl_ledger::fuzz::{fuzz_apply, fuzz_block, fuzz_tx};
+
+/// xorshift64*: deterministic bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[test]
+fn fuzz_entry_points_hold_on_random_inputs() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..3000 {
+        let n = (rng.next() % 400) as usize;
+        let mut data = rng.bytes(n);
+        // Make many inputs start like a real transaction / block.
+        if i % 2 == 0 && !data.is_empty() {
+            data[0] = 1;
+        }
+        fuzz_tx(&data);
+        fuzz_block(&data);
+    }
+    for _ in 0..300 {
+        let n = (rng.next() % 600) as usize;
+        let mut data = rng.bytes(n);
+        if let Some(b) = data.first_mut() {
+            *b = 1;
+        }
+        fuzz_apply(&data);
+    }
+}
+
+#[test]
+fn fuzz_apply_accepts_real_blocks() {
+    // Mode 0 with an empty or garbage block never panics.
+    fuzz_apply(&[0]);
+    fuzz_apply(&[0, 1, 2, 3]);
+    fuzz_apply(&[]);
+}
