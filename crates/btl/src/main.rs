@@ -45,6 +45,8 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Run a node: peer engine, tracker, HTTP API and web UI.
     Up(cmd::up::Args),
+    /// Create and run validators of the bitorrent ledger.
+    Ledger(cmd::ledger::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Manifest(a) => cmd::manifest::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Up(a) => cmd::up::run(a),
+        Command::Ledger(a) => cmd::ledger::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,8 @@ pub mod info;
 pub mod scrape;
 pub mod key;
 pub mod manifest;
+pub mod ledger;
+pub mod ledger_app;
 pub mod seed;
 pub mod tracker;
 pub mod verify;

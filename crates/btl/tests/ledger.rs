@@ -1,0 +1,67 @@
+//! `btl ledger`: one validator on loopback, its HTTP API and bad input.
+
+mod common;
+mod ledger_common;
+
+use std::time::Duration;
+
+use ledger_common::{demo_tx, get, http, wait_for, Cluster};
+
+#[test]
+fn single_validator_commits_blocks_and_transactions() {
+    let mut c = Cluster::init(1, &[]);
+    c.start(0);
+    c.wait_height(0, 2, Duration::from_secs(30));
+    let a = c.http[0];
+
+    // A transaction goes from pending to committed.
+    let tx = demo_tx(7, 0, b"hello");
+    let (code, v) = http(a, "POST", "/tx", Some(&format!("{{\"tx\":\"{tx}\"}}"))).unwrap();
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let h = wait_for("the transaction to commit", Duration::from_secs(20), || {
+        let (_, v) = get(a, &format!("/tx/{id}"));
+        (v["status"] == "committed").then(|| v["height"].as_u64().unwrap())
+    });
+    let (code, b) = get(a, &format!("/block/{h}"));
+    assert_eq!(code, 200);
+    assert_eq!(b["header"]["tx_count"], 1);
+    assert_eq!(b["signers"].as_array().unwrap().len(), 1);
+
+    // Bad input gets clear 4xx answers.
+    let (code, v) = http(a, "POST", "/tx", Some("{\"tx\":\"zz\"}")).unwrap();
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("hex"));
+    let (code, _) = http(a, "POST", "/tx", Some("not json")).unwrap();
+    assert_eq!(code, 400);
+    let (code, v) = http(a, "POST", "/tx", Some(&format!("{{\"tx\":\"{tx}\"}}"))).unwrap();
+    assert_eq!(code, 422, "replayed nonce: {v}");
+    let (code, _) = get(a, "/block/999999");
+    assert_eq!(code, 404);
+    let (code, _) = get(a, "/block/abc");
+    assert_eq!(code, 400);
+    let (code, _) = get(a, "/tx/00");
+    assert_eq!(code, 400);
+    let big = "00".repeat(100_000);
+    let (code, _) = http(a, "POST", "/tx", Some(&format!("{{\"tx\":\"{big}\"}}"))).unwrap();
+    assert_eq!(code, 413);
+
+    // The API describes itself.
+    let (code, doc) = get(a, "/openapi.json");
+    assert_eq!(code, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for p in [
+        "/tx",
+        "/tx/{id}",
+        "/block/{height}",
+        "/account/{address}",
+        "/torrent/{infohash}",
+        "/receipt/{id}",
+        "/validators",
+        "/status",
+    ] {
+        assert!(doc["paths"][p].is_object(), "openapi lacks {p}");
+    }
+    let (_, vs) = get(a, "/validators");
+    assert_eq!(vs["validators"].as_array().unwrap().len(), 1);
+}

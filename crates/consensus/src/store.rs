@@ -1,0 +1,397 @@
+//! Node storage in redb: decided blocks with their commit certificates,
+//! application state, a transaction index, undecided proposals, and a few
+//! metadata entries.
+//!
+//! A decided block is written in one redb transaction together with its
+//! certificate, the state changes it causes, its transaction index entries
+//! and the new tip, so after a crash the store is at some committed height
+//! and never half-way. redb commits are durable (fsync) when `commit`
+//! returns; Malachite's write-ahead log carries the votes and proposals of
+//! the height in progress.
+//!
+//! Tables (keys big-endian so that ranges are in height order):
+//!
+//! | table     | key                              | value                          |
+//! |-----------|----------------------------------|--------------------------------|
+//! | `blocks`  | u64 height                       | block bytes                    |
+//! | `certs`   | u64 height                       | commit certificate ([`crate::codec`]) |
+//! | `state`   | state key bytes                  | state value bytes              |
+//! | `txs`     | tx id (32 bytes)                 | u64 height ‖ u32 index         |
+//! | `pending` | u64 height ‖ u32 round ‖ hash    | [`PendingProposal`] encoding   |
+//! | `meta`    | name                             | bytes (`tip`, `misses`, …)     |
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::codec::{put_round, DecodeError, Reader, Writer};
+use crate::context::{Address, BlockHash, Height};
+
+const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blocks");
+const CERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("certs");
+const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
+const TXS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("txs");
+const PENDING: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("pending");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+
+/// A storage error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// redb failed.
+    #[error("database: {0}")]
+    Db(String),
+    /// Stored bytes did not decode.
+    #[error("corrupt stored record: {0}")]
+    Corrupt(#[from] DecodeError),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// A received (or built) proposal that is not decided yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingProposal {
+    /// Height.
+    pub height: Height,
+    /// Round.
+    pub round: u32,
+    /// Valid round (`None` = nil).
+    pub valid_round: Option<u32>,
+    /// The proposer.
+    pub proposer: Address,
+    /// The block bytes.
+    pub block: Vec<u8>,
+}
+
+impl PendingProposal {
+    /// The block's hash.
+    pub fn hash(&self) -> BlockHash {
+        BlockHash::of(&self.block)
+    }
+
+    fn key(height: Height, round: u32, hash: &BlockHash) -> Vec<u8> {
+        let mut k = Vec::with_capacity(44);
+        k.extend_from_slice(&height.0.to_be_bytes());
+        k.extend_from_slice(&round.to_be_bytes());
+        k.extend_from_slice(&hash.0);
+        k
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::versioned();
+        w.u64(self.height.0);
+        w.u32(self.round);
+        let vr = match self.valid_round {
+            Some(r) => malachitebft_app_channel::app::types::core::Round::new(r),
+            None => malachitebft_app_channel::app::types::core::Round::Nil,
+        };
+        put_round(&mut w, vr);
+        w.raw(&self.proposer.0);
+        w.bytes(&self.block);
+        w.into_inner()
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::versioned(b)?;
+        let height = Height(r.u64()?);
+        let round = r.u32()?;
+        let valid_round = match r.u8()? {
+            0 => None,
+            1 => Some(r.u32()?),
+            tag => return Err(DecodeError::Tag { what: "round", tag }),
+        };
+        let proposer = Address(r.array()?);
+        let block = r.bytes()?.to_vec();
+        r.finish()?;
+        Ok(PendingProposal {
+            height,
+            round,
+            valid_round,
+            proposer,
+            block,
+        })
+    }
+}
+
+/// Everything written when a block is decided.
+#[derive(Debug, Default)]
+pub struct CommitBatch {
+    /// Height of the block.
+    pub height: u64,
+    /// Block bytes.
+    pub block: Vec<u8>,
+    /// Encoded commit certificate.
+    pub cert: Vec<u8>,
+    /// State writes (value `None` deletes).
+    pub diff: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Transaction ids in block order.
+    pub tx_ids: Vec<[u8; 32]>,
+    /// Encoded proposer miss record after this block.
+    pub misses: Vec<u8>,
+}
+
+/// The node's database. Cheap to clone; readers run concurrently with the
+/// one writer (the consensus loop).
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+/// A consistent read view of committed state.
+pub struct Snapshot {
+    txn: ReadTransaction,
+}
+
+impl Snapshot {
+    /// A state value.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = match self.txn.open_table(STATE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(t.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The committed tip height (0 before the first block).
+    pub fn tip(&self) -> Result<u64, StoreError> {
+        let t = match self.txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(t.get("tip")?
+            .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        let w = db.begin_write()?;
+        {
+            w.open_table(BLOCKS)?;
+            w.open_table(CERTS)?;
+            w.open_table(STATE)?;
+            w.open_table(TXS)?;
+            w.open_table(PENDING)?;
+            w.open_table(META)?;
+        }
+        w.commit()?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    /// A read view.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot {
+            txn: self.db.begin_read()?,
+        })
+    }
+
+    /// The committed tip height (0 before the first block).
+    pub fn tip(&self) -> Result<u64, StoreError> {
+        self.snapshot()?.tip()
+    }
+
+    /// A metadata entry.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(META)?;
+        Ok(t.get(name)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Sets a metadata entry.
+    pub fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let w = self.db.begin_write()?;
+        w.open_table(META)?.insert(name, value)?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// A decided block's bytes.
+    pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(BLOCKS)?;
+        Ok(t.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// A decided block's encoded commit certificate.
+    pub fn cert(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(CERTS)?;
+        Ok(t.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Where a committed transaction is: (height, index in block).
+    pub fn tx_location(&self, id: &[u8; 32]) -> Result<Option<(u64, u32)>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(TXS)?;
+        Ok(t.get(id.as_slice())?.and_then(|v| {
+            let b = v.value();
+            let h = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);
+            let i = u32::from_be_bytes(b.get(8..12)?.try_into().ok()?);
+            Some((h, i))
+        }))
+    }
+
+    /// Writes a decided block and everything that goes with it, atomically
+    /// and durably; removes undecided proposals up to its height.
+    pub fn commit(&self, b: &CommitBatch) -> Result<(), StoreError> {
+        let w = self.db.begin_write()?;
+        {
+            w.open_table(BLOCKS)?.insert(b.height, b.block.as_slice())?;
+            w.open_table(CERTS)?.insert(b.height, b.cert.as_slice())?;
+            let mut st = w.open_table(STATE)?;
+            for (k, v) in &b.diff {
+                match v {
+                    Some(v) => {
+                        st.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        st.remove(k.as_slice())?;
+                    }
+                }
+            }
+            let mut txs = w.open_table(TXS)?;
+            for (i, id) in b.tx_ids.iter().enumerate() {
+                let mut loc = [0u8; 12];
+                loc[..8].copy_from_slice(&b.height.to_be_bytes());
+                loc[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                txs.insert(id.as_slice(), loc.as_slice())?;
+            }
+            let mut pending = w.open_table(PENDING)?;
+            let end = (b.height.saturating_add(1)).to_be_bytes();
+            pending.retain_in(&[][..]..&end[..], |_, _| false)?;
+            let mut meta = w.open_table(META)?;
+            meta.insert("tip", b.height.to_be_bytes().as_slice())?;
+            meta.insert("misses", b.misses.as_slice())?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// SHA-256 over every state entry in key order
+    /// (`u32 len | key | u32 len | value` each).
+    pub fn state_digest(&self) -> Result<[u8; 32], StoreError> {
+        use sha2::Digest;
+        let r = self.db.begin_read()?;
+        let t = r.open_table(STATE)?;
+        let mut h = sha2::Sha256::new();
+        for e in t.iter()? {
+            let (k, v) = e?;
+            h.update((k.value().len() as u32).to_be_bytes());
+            h.update(k.value());
+            h.update((v.value().len() as u32).to_be_bytes());
+            h.update(v.value());
+        }
+        Ok(h.finalize().into())
+    }
+
+    /// Stores an undecided proposal (durably: it is restored after a crash).
+    pub fn put_pending(&self, p: &PendingProposal) -> Result<(), StoreError> {
+        let key = PendingProposal::key(p.height, p.round, &p.hash());
+        let w = self.db.begin_write()?;
+        w.open_table(PENDING)?
+            .insert(key.as_slice(), p.encode().as_slice())?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Undecided proposals at a height (all rounds).
+    pub fn pending_at(&self, height: Height) -> Result<Vec<PendingProposal>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(PENDING)?;
+        let lo = height.0.to_be_bytes();
+        let hi = height.0.saturating_add(1).to_be_bytes();
+        let mut out = Vec::new();
+        for e in t.range(&lo[..]..&hi[..])? {
+            let (_, v) = e?;
+            out.push(PendingProposal::decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The undecided proposal with this hash at a height, if stored.
+    pub fn pending_by_hash(
+        &self,
+        height: Height,
+        hash: &BlockHash,
+    ) -> Result<Option<PendingProposal>, StoreError> {
+        Ok(self
+            .pending_at(height)?
+            .into_iter()
+            .find(|p| p.hash() == *hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_and_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(s.tip().unwrap(), 0);
+        let p = PendingProposal {
+            height: Height(1),
+            round: 0,
+            valid_round: None,
+            proposer: Address([1; 32]),
+            block: b"block".to_vec(),
+        };
+        s.put_pending(&p).unwrap();
+        let p2 = PendingProposal {
+            height: Height(2),
+            ..p.clone()
+        };
+        s.put_pending(&p2).unwrap();
+        assert_eq!(s.pending_at(Height(1)).unwrap(), vec![p.clone()]);
+        s.commit(&CommitBatch {
+            height: 1,
+            block: b"block".to_vec(),
+            cert: b"cert".to_vec(),
+            diff: vec![(b"k".to_vec(), Some(b"v".to_vec()))],
+            tx_ids: vec![[7; 32]],
+            misses: vec![],
+        })
+        .unwrap();
+        assert_eq!(s.tip().unwrap(), 1);
+        assert!(s.pending_at(Height(1)).unwrap().is_empty());
+        assert_eq!(s.pending_at(Height(2)).unwrap(), vec![p2]);
+        assert_eq!(
+            s.snapshot().unwrap().get(b"k").unwrap(),
+            Some(b"v".to_vec())
+        );
+        assert_eq!(s.tx_location(&[7; 32]).unwrap(), Some((1, 0)));
+        // Survives reopening.
+        drop(s);
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(s.block(1).unwrap(), Some(b"block".to_vec()));
+    }
+}
