@@ -72,7 +72,7 @@ fn kill9_during_heavy_submission_loses_nothing() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    let mut c = Cluster::init(1, &[]);
+    let mut c = Cluster::init(1, &["--app", "demo"]);
     c.start(0);
     c.wait_height(0, 1, Duration::from_secs(30));
     let a = c.http[0];
@@ -173,7 +173,7 @@ fn kill9_during_heavy_submission_loses_nothing() {
 fn power_change_takes_effect_at_its_height_without_restart() {
     use ledger_common::demo_tx;
 
-    let mut c = Cluster::init(4, &[]);
+    let mut c = Cluster::init(4, &["--app", "demo"]);
     c.start_all();
     for i in 0..4 {
         c.wait_height(i, 1, Duration::from_secs(60));
