@@ -40,6 +40,9 @@ pub enum Command {
     /// database and compare the state with the node's (the node must be
     /// stopped). Exits non-zero on a mismatch.
     Replay(ReplayArgs),
+    /// Measure register-torrent throughput and finality latency against
+    /// running nodes (see scripts/bench-ledger.sh).
+    Bench(crate::cmd::ledger_bench::BenchArgs),
 }
 
 /// `btl ledger replay`.
@@ -131,6 +134,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Keygen(a) => keygen(a),
         Command::Run(a) => run_node(a),
         Command::Replay(a) => replay(a),
+        Command::Bench(a) => crate::cmd::ledger_bench::run(a),
     }
 }
 

@@ -7,5 +7,6 @@ pub mod get;
 pub mod info;
 pub mod ledger;
 pub mod ledger_app;
+pub mod ledger_bench;
 pub mod seed;
 pub mod tracker;
