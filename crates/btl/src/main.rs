@@ -81,8 +81,9 @@ fn main() -> ExitCode {
 /// Logs go to stderr, filtered by `BTL_LOG` (e.g. `BTL_LOG=debug`); warnings
 /// and errors only by default.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BTL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BTL_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,arc_malachitebft_network=off")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -9,7 +9,7 @@ use ledger_common::{demo_tx, get, http, wait_for, Cluster};
 
 #[test]
 fn single_validator_commits_blocks_and_transactions() {
-    let mut c = Cluster::init(1, &[]);
+    let mut c = Cluster::init(1, &["--app", "demo"]);
     c.start(0);
     c.wait_height(0, 2, Duration::from_secs(30));
     let a = c.http[0];

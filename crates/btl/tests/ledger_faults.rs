@@ -72,7 +72,7 @@ fn kill9_during_heavy_submission_loses_nothing() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    let mut c = Cluster::init(1, &[]);
+    let mut c = Cluster::init(1, &["--app", "demo"]);
     c.start(0);
     c.wait_height(0, 1, Duration::from_secs(30));
     let a = c.http[0];
@@ -173,7 +173,7 @@ fn kill9_during_heavy_submission_loses_nothing() {
 fn power_change_takes_effect_at_its_height_without_restart() {
     use ledger_common::demo_tx;
 
-    let mut c = Cluster::init(4, &[]);
+    let mut c = Cluster::init(4, &["--app", "demo"]);
     c.start_all();
     for i in 0..4 {
         c.wait_height(i, 1, Duration::from_secs(60));
@@ -266,4 +266,63 @@ fn partition_into_pairs_stalls_without_fork_and_heals() {
         c.wait_height(i, stalled + 2, Duration::from_secs(60));
     }
     assert!(c.assert_no_fork() >= stalled + 2);
+}
+
+#[test]
+fn ledger_stake_moves_voting_power_at_its_height() {
+    use btl_ledger as l;
+
+    let mut c = Cluster::init(4, &[]);
+    c.start_all();
+    for i in 0..4 {
+        c.wait_height(i, 1, Duration::from_secs(60));
+    }
+    // Validator 0 bonds 300 more (it has 100 staked and a funded balance).
+    let key_file: serde_json::Value =
+        serde_json::from_str(&ledger_common::read(&c.dir(0).join("node_key.json"))).unwrap();
+    let secret: [u8; 32] = ledger_common::unhex(key_file["secret_key"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    let sk = l::ed25519_dalek::SigningKey::from_bytes(&secret);
+    let me = l::PublicKey::from_signing_key(&sk);
+    let (_, acct) = get(c.http[0], &format!("/account/{}", me.address()));
+    let nonce = acct["account"]["nonce"].as_u64().unwrap();
+    let tx = l::Tx {
+        from: me.address(),
+        nonce,
+        fee: 1,
+        body: l::TxBody::Stake { amount: 300 },
+    }
+    .sign("btl-local", &sk);
+    let body = format!("{{\"tx\":\"{}\"}}", ledger_common::hex(&tx.encode()));
+    let (code, v) = http(c.http[2], "POST", "/tx", Some(&body)).unwrap();
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let h = wait_for("the stake to commit", Duration::from_secs(30), || {
+        let (_, v) = get(c.http[2], &format!("/tx/{id}"));
+        (v["status"] == "committed").then(|| v["height"].as_u64().unwrap())
+    });
+    // The set of h + 2 (validator delay) has the new power; h + 1 not yet.
+    let power = |height: u64| -> u64 {
+        let (code, v) = get(c.http[1], &format!("/validators?height={height}"));
+        assert_eq!(code, 200, "{v}");
+        v["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["public_key"] == hex::encode(me.0))
+            .map(|x| x["power"].as_u64().unwrap())
+            .unwrap_or(0)
+    };
+    c.wait_height(1, h, Duration::from_secs(30));
+    assert_eq!(power(h + 1), 100);
+    assert_eq!(power(h + 2), 400);
+    // In force: validators 0 and 1 (500 of 700) finalize alone.
+    c.wait_height(0, h + 2, Duration::from_secs(30));
+    c.kill(2);
+    c.kill(3);
+    let now = c.height(0).unwrap();
+    c.wait_height(0, now + 3, Duration::from_secs(60));
+    c.wait_height(1, now + 3, Duration::from_secs(60));
+    c.assert_no_fork();
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod context;
 pub mod handler;
 pub mod http;
+pub mod ledger_app;
 pub mod mempool;
 pub mod node;
 pub mod parts;

@@ -40,6 +40,9 @@ pub enum Command {
     /// database and compare the state with the node's (the node must be
     /// stopped). Exits non-zero on a mismatch.
     Replay(ReplayArgs),
+    /// Measure register-torrent throughput and finality latency against
+    /// running nodes (see scripts/bench-ledger.sh).
+    Bench(crate::cmd::ledger_bench::BenchArgs),
 }
 
 /// `btl ledger replay`.
@@ -84,6 +87,16 @@ pub struct InitArgs {
     /// Wait this long (ms) for a transaction before proposing an empty block.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub empty_block_ms: u64,
+    /// State machine: `ledger` (the bitorrent ledger) or `demo` (opaque
+    /// transactions, for testing consensus alone).
+    #[arg(long, default_value = "ledger", value_parser = ["ledger", "demo"])]
+    pub app: String,
+    /// Fund an account in the genesis: HEX_KEY:BALANCE (repeatable).
+    #[arg(long, value_name = "HEX:BALANCE")]
+    pub fund: Vec<String>,
+    /// Fund N deterministic benchmark accounts (secret i = SHA-256("btl-bench" ‖ u32 i)).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub bench_accounts: u32,
     /// Overwrite an existing genesis.
     #[arg(long)]
     pub force: bool,
@@ -121,6 +134,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Keygen(a) => keygen(a),
         Command::Run(a) => run_node(a),
         Command::Replay(a) => replay(a),
+        Command::Bench(a) => crate::cmd::ledger_bench::run(a),
     }
 }
 
@@ -240,11 +254,17 @@ fn init(a: InitArgs) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
+    let time_ms = now_ms();
+    let app = if a.app == "ledger" {
+        ledger_genesis(&a, &validators, time_ms)?
+    } else {
+        json!({})
+    };
     let genesis = Genesis {
         chain_id: a.chain_id.clone(),
-        time_ms: now_ms(),
+        time_ms,
         validators,
-        app: json!({}),
+        app,
     };
     let base = u32::from(a.base_port);
     let p2p: Vec<SocketAddr> = (0..dirs.len() as u32)
@@ -297,6 +317,65 @@ fn init(a: InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// The secret of benchmark account `i`.
+pub fn bench_secret(i: u32) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"btl-bench");
+    h.update(i.to_be_bytes());
+    h.finalize().into()
+}
+
+/// Balance of each validator account and benchmark account.
+const DEFAULT_BALANCE: u64 = 1_000_000_000_000;
+
+fn ledger_genesis(
+    a: &InitArgs,
+    validators: &[GenesisValidator],
+    time_ms: u64,
+) -> Result<serde_json::Value> {
+    use btl_ledger as l;
+    let mut g = l::Genesis {
+        chain_id: a.chain_id.clone(),
+        genesis_time_ms: time_ms,
+        validators: Vec::new(),
+        accounts: Vec::new(),
+        params: l::Params::default(),
+    };
+    for v in validators {
+        let pk = l::PublicKey(parse_key(&v.public_key).map_err(|e| anyhow!(e))?);
+        g.validators.push(l::GenesisValidator {
+            pubkey: pk,
+            stake: v.power,
+        });
+        g.accounts.push(l::GenesisAccount {
+            address: pk.address(),
+            balance: DEFAULT_BALANCE,
+        });
+    }
+    for f in &a.fund {
+        let (k, b) = f
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--fund {f}: want HEX:BALANCE"))?;
+        let pk = l::PublicKey(parse_key(k).map_err(|e| anyhow!("--fund {k}: {e}"))?);
+        let balance = b.parse().with_context(|| format!("--fund balance {b:?}"))?;
+        g.accounts.push(l::GenesisAccount {
+            address: pk.address(),
+            balance,
+        });
+    }
+    for i in 0..a.bench_accounts {
+        let sk = l::ed25519_dalek::SigningKey::from_bytes(&bench_secret(i));
+        let pk = l::PublicKey::from_signing_key(&sk);
+        g.accounts.push(l::GenesisAccount {
+            address: pk.address(),
+            balance: DEFAULT_BALANCE,
+        });
+    }
+    g.validate().map_err(|e| anyhow!("genesis: {e}"))?;
+    Ok(serde_json::to_value(&g)?)
+}
+
 fn keygen(a: KeygenArgs) -> Result<()> {
     let dir = DataDir(match a.dir {
         Some(d) => d,
@@ -333,6 +412,9 @@ fn run_node(a: RunArgs) -> Result<()> {
             base_port: 26656,
             power: 100,
             empty_block_ms: 1000,
+            app: "ledger".into(),
+            fund: vec![],
+            bench_accounts: 0,
             force: false,
             json: false,
         })?;

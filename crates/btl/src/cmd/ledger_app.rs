@@ -6,8 +6,20 @@ use anyhow::{anyhow, Result};
 use btl_consensus::app::{App, DemoApp};
 use btl_consensus::config::Genesis;
 
-/// The app for a genesis.
+/// The app for a genesis: the bitorrent ledger when the genesis has a
+/// ledger section (`app`), else the demo app.
 pub fn make(genesis: &Genesis) -> Result<Arc<dyn App>> {
+    if genesis.app.get("chain_id").is_some() {
+        let g: btl_ledger::Genesis = serde_json::from_value(genesis.app.clone())
+            .map_err(|e| anyhow!("genesis.json: ledger section: {e}"))?;
+        if g.chain_id != genesis.chain_id {
+            return Err(anyhow!(
+                "genesis.json: the ledger's chain id differs from the node's"
+            ));
+        }
+        let app = btl_consensus::ledger_app::LedgerApp::new(g).map_err(|e| anyhow!(e))?;
+        return Ok(app);
+    }
     let validators = genesis
         .validator_keys()
         .map_err(|e| anyhow!("genesis: {e}"))?;

@@ -8,6 +8,7 @@ pub mod info;
 pub mod key;
 pub mod ledger;
 pub mod ledger_app;
+pub mod ledger_bench;
 pub mod manifest;
 pub mod scrape;
 pub mod seed;

@@ -248,6 +248,9 @@ pub fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Open relay connections, by link.
+type OpenLinks = std::sync::Arc<std::sync::Mutex<Vec<((usize, usize), TcpStream)>>>;
+
 /// TCP relays between validators so a test can cut links: node `i` reaches
 /// node `j` only through relay (i, j). Cutting a link closes its open
 /// connections and refuses new ones until it is restored.
@@ -255,7 +258,7 @@ pub struct Relays {
     /// relay address for (from, to)
     pub addr: std::collections::HashMap<(usize, usize), SocketAddr>,
     cut: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(usize, usize)>>>,
-    open: std::sync::Arc<std::sync::Mutex<Vec<((usize, usize), TcpStream)>>>,
+    open: OpenLinks,
 }
 
 impl Relays {
@@ -263,16 +266,16 @@ impl Relays {
     pub fn start(targets: &[SocketAddr]) -> Relays {
         use std::sync::{Arc, Mutex};
         let cut: Arc<Mutex<std::collections::HashSet<(usize, usize)>>> = Arc::default();
-        let open: Arc<Mutex<Vec<((usize, usize), TcpStream)>>> = Arc::default();
+        let open: OpenLinks = Arc::default();
         let mut addr = std::collections::HashMap::new();
         for i in 0..targets.len() {
-            for j in 0..targets.len() {
+            for (j, &to) in targets.iter().enumerate() {
                 if i == j {
                     continue;
                 }
                 let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 addr.insert((i, j), l.local_addr().unwrap());
-                let (cut, open, to) = (cut.clone(), open.clone(), targets[j]);
+                let (cut, open) = (cut.clone(), open.clone());
                 std::thread::spawn(move || {
                     for inbound in l.incoming() {
                         let Ok(inbound) = inbound else { continue };

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Ledger benchmark: register-torrent transactions per second and finality
+# latency (p50, p99), for one validator and for four validators on
+# loopback, in one run. Prints one JSON line per setup.
+#
+#   scripts/bench-ledger.sh            # builds btl --release first
+#   BTL_BIN=path/to/btl scripts/bench-ledger.sh
+#   TXS=20000 scripts/bench-ledger.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TXS=${TXS:-20000}
+ACCOUNTS=${ACCOUNTS:-512}
+if [[ -z "${BTL_BIN:-}" ]]; then
+  cargo build --release -p btl >&2
+  BTL_BIN=${CARGO_TARGET_DIR:-target}/release/btl
+fi
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_api() { # addr
+  for _ in $(seq 1 300); do
+    curl -sf "http://$1/status" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "node at $1 did not start" >&2; exit 1
+}
+
+run_setup() { # n base
+  local n=$1 base=$2 dir="$work/n$1"
+  "$BTL_BIN" ledger init --dir "$dir" --validators "$n" --base-port "$base" \
+    --bench-accounts "$ACCOUNTS" --empty-block-ms 200 >/dev/null 2>&1
+  local addrs=()
+  for i in $(seq 0 $((n - 1))); do
+    local d="$dir"; [[ $n -gt 1 ]] && d="$dir/node$i"
+    "$BTL_BIN" ledger run --dir "$d" >"$work/n$n-$i.log" 2>&1 &
+    pids+=($!)
+    addrs+=("127.0.0.1:$((base + 2 * i + 1))")
+  done
+  for a in "${addrs[@]}"; do wait_api "$a"; done
+  # Let the cluster connect and commit a few blocks first.
+  local h=0
+  for _ in $(seq 1 300); do
+    h=$(curl -sf "http://${addrs[0]}/status" | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
+    [[ "${h:-0}" -ge 3 ]] && break
+    sleep 0.1
+  done
+  local list; list=$(IFS=,; echo "${addrs[*]}")
+  "$BTL_BIN" ledger bench --http "$list" --txs "$TXS" --accounts "$ACCOUNTS"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+
+echo "# btl ledger benchmark: $TXS register-torrent txs, $(nproc) cores" >&2
+run_setup 1 36100
+run_setup 4 36200
