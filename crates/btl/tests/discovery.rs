@@ -14,25 +14,7 @@ use std::time::Duration;
 const DEADLINE: Duration = Duration::from_secs(150);
 
 fn setup(dir: &Path, url: &str) -> (PathBuf, PathBuf) {
-    let seed_dir = dir.join("seed");
-    let payload = make_payload(&seed_dir, "payload", (2 << 20) + 3);
-    let torrent = dir.join("payload.torrent");
-    run_ok(
-        btl()
-            .arg("create")
-            .arg(&payload)
-            .args([
-                "--v1",
-                "--piece-size",
-                "65536",
-                "--no-date",
-                "-t",
-                url,
-                "-o",
-            ])
-            .arg(&torrent),
-    );
-    (seed_dir, torrent)
+    v1_torrent_with_tracker(dir, (2 << 20) + 3, url)
 }
 
 /// Starts opentracker on the given ports. Debian's build only serves

@@ -69,25 +69,7 @@ fn https_tracker(dir: &Path, cert: &Path, key: &Path) -> (Spawned, String) {
 }
 
 fn make_torrent(dir: &Path, url: &str) -> (PathBuf, PathBuf) {
-    let seed_dir = dir.join("seed");
-    let payload = make_payload(&seed_dir, "payload", (1 << 20) + 5);
-    let torrent = dir.join("payload.torrent");
-    run_ok(
-        btl()
-            .arg("create")
-            .arg(&payload)
-            .args([
-                "--v1",
-                "--piece-size",
-                "65536",
-                "--no-date",
-                "-t",
-                url,
-                "-o",
-            ])
-            .arg(&torrent),
-    );
-    (seed_dir, torrent)
+    v1_torrent_with_tracker(dir, (1 << 20) + 5, url)
 }
 
 /// A seeder and a leecher meet through an https:// tracker; the seeder

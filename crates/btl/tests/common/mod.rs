@@ -138,6 +138,32 @@ pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
 /// Writes the standard interop payload under `dir/name`: a big file, many
 /// small files, an empty file, nested directories and non-ASCII names.
 /// Returns the payload root.
+/// A payload of `size` bytes under `dir/seed` and a v1 torrent of it
+/// (64 KiB pieces, no date) whose only tracker is `url`: returns the
+/// seed directory and the torrent's path.
+#[allow(dead_code)]
+pub fn v1_torrent_with_tracker(dir: &Path, size: usize, url: &str) -> (PathBuf, PathBuf) {
+    let seed_dir = dir.join("seed");
+    let payload = make_payload(&seed_dir, "payload", size);
+    let torrent = dir.join("payload.torrent");
+    run_ok(
+        btl()
+            .arg("create")
+            .arg(&payload)
+            .args([
+                "--v1",
+                "--piece-size",
+                "65536",
+                "--no-date",
+                "-t",
+                url,
+                "-o",
+            ])
+            .arg(&torrent),
+    );
+    (seed_dir, torrent)
+}
+
 pub fn make_payload(dir: &Path, name: &str, big: usize) -> PathBuf {
     let root = dir.join(name);
     let write = |rel: &str, data: &[u8]| {
