@@ -325,6 +325,15 @@ impl RegistryClient {
             .exchange(Method::GET, path, None, MAX_BODY_BYTES)
             .await?;
         if a.status == StatusCode::NOT_FOUND {
+            // The node's own "not found" carries {"error": …}; an empty 404
+            // is a route this node does not serve.
+            if a.body.iter().all(u8::is_ascii_whitespace) {
+                return Err(ClientError::Status {
+                    url: self.url(path),
+                    status: 404,
+                    message: "this ledger node does not serve this route (an older node?)".into(),
+                });
+            }
             return Ok(None);
         }
         if !a.status.is_success() {
@@ -535,7 +544,46 @@ impl RegistryClient {
                 reason: format!("{key:?} is not a key"),
             });
         }
-        self.get(&format!("/registry/key/{key}")).await
+        match self.get(&format!("/registry/key/{key}")).await {
+            Err(e) if e.status() == Some(404) && key.len() == 64 => {
+                self.key_status_from_proof(key).await
+            }
+            r => r,
+        }
+    }
+
+    /// The key status read from the ledger's `/proof/key/{hex}` (a node
+    /// without the registry routes).
+    async fn key_status_from_proof(&self, key: &str) -> Result<KeyStatusView, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Proof {
+            value: Option<btl_ledger::KeyRecord>,
+        }
+        let p: Proof = self.get(&format!("/proof/key/{key}")).await?;
+        let mut v = KeyStatusView {
+            public_key: Some(key.to_string()),
+            account: None,
+            status: "unknown".into(),
+            since_height: None,
+            replaced_by: None,
+            reason: None,
+        };
+        if let Some(r) = p.value {
+            v.account = Some(r.account.to_string());
+            if let Some(rev) = r.revoked {
+                v.status = "revoked".into();
+                v.since_height = Some(rev.height);
+                v.reason = Some(format!("{:?}", rev.reason).to_lowercase());
+            } else if let Some(rot) = r.rotated {
+                v.status = "rotated".into();
+                v.since_height = Some(rot.height);
+                v.replaced_by = Some(rot.successor.to_string());
+            } else {
+                v.status = "current".into();
+                v.since_height = Some(r.added_height);
+            }
+        }
+        Ok(v)
     }
 
     /// `GET /registry/verifiers[?height=H]`.

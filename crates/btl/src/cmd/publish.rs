@@ -198,7 +198,7 @@ async fn publish(
     pb: &indicatif::ProgressBar,
 ) -> Result<(TxId, u64, Option<String>, Option<String>)> {
     let deadline = Instant::now() + Duration::from_secs(l.wait);
-    let mut warning = None;
+    let mut warnings = Vec::new();
     pb.set_message("uploading the manifest");
     match client.upload_manifest(signed).await {
         Ok(_) => {}
@@ -207,7 +207,7 @@ async fn publish(
                 status: 404 | 405, ..
             },
         ) => {
-            warning = Some(format!(
+            warnings.push(format!(
                 "the ledger node does not store manifests ({e}); the .prov file carries it"
             ));
         }
@@ -228,11 +228,12 @@ async fn publish(
     let receipt = match client.receipt(&id, deadline).await {
         Ok(r) => Some(r.receipt),
         Err(e) => {
-            warning = Some(format!(
+            warnings.push(format!(
                 "registered, but no receipt yet ({e}); fetch it later with btl verify"
             ));
             None
         }
     };
+    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
     Ok((id, height, receipt, warning))
 }
