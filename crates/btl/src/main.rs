@@ -39,7 +39,7 @@ enum Command {
     Scrape(cmd::scrape::Args),
     /// Manage identities: Ed25519 keys, shown as did:key and ledger accounts.
     Key(cmd::key::Args),
-    /// Sign provenance manifests (offline; publishing on the ledger comes later).
+    /// Sign provenance manifests offline (btl publish also registers them).
     Manifest(cmd::manifest::Args),
     /// Check a torrent's provenance: signature, creator, license, roots, data.
     Verify(cmd::verify::Args),
@@ -47,6 +47,11 @@ enum Command {
     Up(cmd::up::Args),
     /// Create and run validators of the bitorrent ledger.
     Ledger(cmd::ledger::Args),
+    // publish: registry commands
+    /// Sign a torrent's manifest and register it on the ledger.
+    Publish(cmd::publish::Args),
+    /// Amend a published torrent's license, or show its license history.
+    License(cmd::license::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Up(a) => cmd::up::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
+        Command::Publish(a) => cmd::publish::run(a),
+        Command::License(a) => cmd::license::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

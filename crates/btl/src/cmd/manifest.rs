@@ -42,6 +42,29 @@ pub struct SignArgs {
     /// The name of your key (see btl key list).
     #[arg(long, env = "BTL_KEY")]
     pub key: String,
+    #[command(flatten)]
+    pub license: LicenseArgs,
+    /// Where to write the .prov file [default: <infohash>.prov beside the
+    /// torrent].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the output file if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Print JSON.
+    #[arg(long, env = "BTL_JSON")]
+    pub json: bool,
+    /// The keys directory [default: $XDG_DATA_HOME/btl/keys].
+    #[arg(long, env = "BTL_KEYS_DIR", value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// The license and payment flags, shared by `btl manifest sign`, `btl
+/// publish` and `btl license amend`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LicenseArgs {
     /// The license, as an SPDX expression: CC-BY-4.0, MIT, "CC-BY-NC-4.0 OR
     /// LicenseRef-commercial", ...
     #[arg(long)]
@@ -65,21 +88,43 @@ pub struct SignArgs {
     /// repeat; the shares must add up to 10000.
     #[arg(long = "split", value_name = "ACCOUNT=BPS")]
     pub splits: Vec<String>,
-    /// Where to write the .prov file [default: <infohash>.prov beside the
-    /// torrent].
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Replace the output file if it exists.
-    #[arg(short, long)]
-    pub force: bool,
-    /// Print JSON.
-    #[arg(long, env = "BTL_JSON")]
-    pub json: bool,
-    /// The keys directory [default: $XDG_DATA_HOME/btl/keys].
-    #[arg(long, env = "BTL_KEYS_DIR", value_name = "DIR")]
-    pub keys_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub pass: PassArgs,
+}
+
+impl LicenseArgs {
+    /// The license and payment of a manifest by `creator`.
+    pub fn build(&self, creator: &btl_manifest::DidKey) -> Result<(License, Option<Payment>)> {
+        let a = self;
+        let terms =
+            (!a.regions.is_empty() || a.commercial_use.is_some() || a.distribution_limit.is_some())
+                .then(|| Terms {
+                    regions: (!a.regions.is_empty())
+                        .then(|| a.regions.iter().map(|r| r.trim().to_string()).collect()),
+                    commercial_use: a.commercial_use,
+                    distribution_limit: a.distribution_limit,
+                });
+        let license = License {
+            spdx: a.license.clone(),
+            terms,
+        };
+        let splits: Vec<Split> = a
+            .splits
+            .iter()
+            .map(|s| parse_split(s))
+            .collect::<Result<_>>()?;
+        let payment = match (&a.pay_to, splits.is_empty()) {
+            (None, true) => None,
+            (pay_to, _) => Some(Payment {
+                address: match pay_to {
+                    Some(p) => p
+                        .parse()
+                        .with_context(|| format!("--pay-to {p:?}: bad account"))?,
+                    None => Account::of(creator),
+                },
+                splits,
+            }),
+        };
+        Ok((license, payment))
+    }
 }
 
 /// Runs the subcommand.
@@ -109,39 +154,10 @@ fn sign(a: SignArgs) -> Result<()> {
         Source::Torrent { torrent, .. } => torrent,
         Source::Magnet(_) => bail!("btl manifest sign needs a .torrent or .btl file"),
     };
-    let terms =
-        (!a.regions.is_empty() || a.commercial_use.is_some() || a.distribution_limit.is_some())
-            .then(|| Terms {
-                regions: (!a.regions.is_empty())
-                    .then(|| a.regions.iter().map(|r| r.trim().to_string()).collect()),
-                commercial_use: a.commercial_use,
-                distribution_limit: a.distribution_limit,
-            });
-    let license = License {
-        spdx: a.license.clone(),
-        terms,
-    };
-    let splits: Vec<Split> = a
-        .splits
-        .iter()
-        .map(|s| parse_split(s))
-        .collect::<Result<_>>()?;
-
     let store = key::store(a.keys_dir.as_deref())?;
     let info = store.info(&a.key)?;
     let creator = info.did;
-    let payment = match (&a.pay_to, splits.is_empty()) {
-        (None, true) => None,
-        (pay_to, _) => Some(Payment {
-            address: match pay_to {
-                Some(p) => p
-                    .parse()
-                    .with_context(|| format!("--pay-to {p:?}: bad account"))?,
-                None => Account::of(&creator),
-            },
-            splits,
-        }),
-    };
+    let (license, payment) = a.license.build(&creator)?;
     let created = now();
     // Check everything before asking for the passphrase.
     let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;

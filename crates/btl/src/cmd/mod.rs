@@ -15,3 +15,8 @@ pub mod seed;
 pub mod tracker;
 pub mod up;
 pub mod verify;
+// publish: registry commands
+pub mod license;
+pub mod publish;
+pub mod registry_common;
+pub mod verify_ledger;

@@ -25,9 +25,12 @@ use crate::input::{self, Source};
 /// every manifest field is valid; the eddsa-jcs-2022 signature verifies and
 /// was made by the manifest's creator; the torrent's infohashes, files and
 /// BEP 52 pieces roots are the manifest's; with --data, every piece on disk
-/// hashes to the torrent's hashes. The ledger receipt and the creator key's
-/// status (rotated, revoked) need the ledger, which this build does not
-/// reach yet: they are reported as not checked.
+/// hashes to the torrent's hashes; the receipt verifies against the
+/// validators' keys (from --trust FILE, or fetched from the ledger) and
+/// registers this manifest; the ledger's record names this manifest (or an
+/// earlier record of its license history); the creator key is not revoked
+/// (a rotated key's earlier manifests stay valid). With --offline the
+/// ledger is not contacted and what needs it is reported as not checked.
 ///
 /// Exit status 0 only when every check that ran holds.
 #[derive(Debug, clap::Args)]
@@ -46,10 +49,18 @@ pub struct Args {
     /// payload (the torrent's name inside it), as for btl seed --data.
     #[arg(long, value_name = "DIR", env = "BTL_DATA")]
     pub data: Option<PathBuf>,
-    /// Never contact the ledger. (This build never does: the receipt and
-    /// key status checks are reported as not checked either way.)
-    #[arg(long)]
+    /// Never contact the ledger: check the receipt against --trust FILE
+    /// only, and report the ledger record and key status as not checked.
+    #[arg(long, env = "BTL_OFFLINE")]
     pub offline: bool,
+    /// The ledger node's HTTP API (for the record, the key status and the
+    /// validators' keys).
+    #[arg(long, env = "BTL_LEDGER", value_name = "URL", default_value = btl_registry::DEFAULT_LEDGER_URL)]
+    pub ledger: String,
+    /// The validators' keys for checking receipts offline: a saved
+    /// `GET /registry/verifiers` answer (curl URL/registry/verifiers > FILE).
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
     /// Hashing threads for --data [default: all cores].
     #[arg(long, env = "BTL_THREADS")]
     pub threads: Option<usize>,
@@ -108,14 +119,23 @@ fn looks_like_json(bytes: &[u8]) -> bool {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    if args.input.starts_with("magnet:") {
-        bail!(
-            "verifying a magnet link needs the ledger to find its manifest, which this build does not reach yet; \
-             verify the .prov file or the .torrent instead"
-        );
-    }
-    let path = PathBuf::from(&args.input);
-    let bytes = input::read_capped(&path, max_input())?;
+    let from_magnet = args.input.starts_with("magnet:");
+    let (path, bytes) = if from_magnet {
+        if args.offline {
+            bail!(
+                "verifying a magnet link needs the ledger to find its manifest; drop --offline, \
+                 or verify the .prov file or the .torrent instead"
+            );
+        }
+        (
+            PathBuf::from(format!("{} (registry)", args.ledger)),
+            resolve_magnet(&args.input, &args.ledger)?,
+        )
+    } else {
+        let path = PathBuf::from(&args.input);
+        let bytes = input::read_capped(&path, max_input())?;
+        (path, bytes)
+    };
     let mut report = Report::default();
     let mut torrent: Option<(PathBuf, Box<Torrent>)> = None;
     let prov_bytes = if looks_like_json(&bytes) {
@@ -215,22 +235,23 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
-    // 6-7: what needs the ledger.
-    if checked.is_some() {
+    // 6-8: what needs the ledger: the receipt, the ledger record, the
+    // creator key's status.
+    if let Some(signed) = &checked {
         let receipt = ProvFile::parse(&prov_bytes).ok().and_then(|p| p.receipt);
-        report.add(
-            "receipt",
-            Status::NotChecked,
-            match receipt {
-                None => "none: the torrent is not registered on the ledger yet (btl publish)",
-                Some(_) => "present, not checked: this build cannot check ledger receipts yet",
-            },
-        );
-        report.add(
-            "creator key status",
-            Status::NotChecked,
-            "not checked: rotation and revocation are on the ledger",
-        );
+        let src = crate::cmd::verify_ledger::Sources {
+            offline: args.offline,
+            ledger: &args.ledger,
+            trust: args.trust.as_deref(),
+        };
+        for o in crate::cmd::verify_ledger::checks(signed, receipt.as_deref(), &src)? {
+            let st = match o.ok {
+                Some(true) => Status::Ok,
+                Some(false) => Status::Failed,
+                None => Status::NotChecked,
+            };
+            report.add(o.name, st, o.detail);
+        }
     }
 
     print_report(&report, args.json)?;
@@ -238,6 +259,34 @@ pub fn run(args: Args) -> Result<()> {
         None => Ok(()),
         Some(c) => bail!("verification failed: {}: {}", c.name, c.detail),
     }
+}
+
+/// Finds a magnet link's manifest and receipt through the ledger's
+/// registry, as the text of a .prov file.
+fn resolve_magnet(magnet: &str, ledger: &str) -> Result<Vec<u8>> {
+    let m = match input::load(magnet)? {
+        Source::Magnet(m) => m,
+        Source::Torrent { .. } => bail!("not a magnet link"),
+    };
+    let hashes = m.infohashes().context("the magnet link has no infohash")?;
+    let ih = match (hashes.v2(), hashes.v1()) {
+        (Some(v2), _) => v2.to_hex(),
+        (None, Some(v1)) => v1.to_hex(),
+        (None, None) => bail!("the magnet link has no infohash"),
+    };
+    let rt = crate::cmd::registry_common::runtime()?;
+    let client = btl_registry::RegistryClient::new(ledger)?;
+    let view = rt
+        .block_on(client.torrent(&ih))?
+        .with_context(|| format!("torrent {ih} is not registered on the ledger at {ledger}"))?;
+    let manifest = view
+        .manifest
+        .with_context(|| format!("the ledger at {ledger} holds no manifest for {ih}"))?;
+    let mut doc = json!({"type": prov::PROV_TYPE, "version": 1, "manifest": manifest});
+    if let Some(r) = view.receipt {
+        doc["receipt"] = Value::String(r);
+    }
+    Ok(serde_json::to_vec(&doc)?)
 }
 
 fn load_torrent(path: &Path) -> Result<Box<Torrent>> {
@@ -543,18 +592,20 @@ fn report_text(r: &Report, json: bool) -> Result<String> {
     }
     out.push('\n');
     let _ = match r.failed() {
-        None => writeln!(
-            out,
-            "Verdict: VERIFIED — signed by its creator{}",
-            if r.checks
-                .iter()
-                .any(|c| c.name == "receipt" && c.detail.starts_with("none"))
-            {
-                "; not anchored on the ledger yet"
+        None => writeln!(out, "Verdict: VERIFIED — signed by its creator{}", {
+            let ok = |n: &str| {
+                r.checks
+                    .iter()
+                    .any(|c| c.name == n && c.status == Status::Ok)
+            };
+            if ok("receipt") {
+                "; registered on the ledger (receipt cosigned by its validators)"
+            } else if ok("ledger") {
+                "; registered on the ledger (no receipt checked)"
             } else {
-                ""
+                "; not anchored on the ledger (no receipt or ledger record checked)"
             }
-        ),
+        }),
         Some(c) => writeln!(out, "Verdict: REFUSED — {}", c.name),
     };
     Ok(out)

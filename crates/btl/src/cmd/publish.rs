@@ -1,0 +1,239 @@
+//! `btl publish`: sign a torrent's manifest and register it on the ledger.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use btl_ledger::{RegisterTorrent, TxBody, TxId};
+use btl_manifest::{Account, Manifest, ProvFile, SignedManifest};
+use btl_metainfo::torrent::Torrent;
+use btl_registry::ClientError;
+use btl_types::Sha256Hash;
+use serde_json::json;
+
+use crate::cmd::key::{self, now};
+use crate::cmd::manifest::LicenseArgs;
+use crate::cmd::registry_common::{self as rc, LedgerArgs};
+use crate::input::{self, Source};
+use crate::passphrase::PassArgs;
+
+/// Publish a torrent: sign its provenance manifest and register it on the
+/// ledger.
+///
+/// Builds the manifest (the torrent's v2 infohash, every file's BEP 52
+/// pieces root, you as the creator, the license and payment terms), signs
+/// it with your key (eddsa-jcs-2022), uploads it to the ledger node,
+/// submits a RegisterTorrent transaction from your key's account (it pays
+/// --fee), waits until it is final and cosigned by the validators, and
+/// writes <v2 infohash>.prov (manifest + receipt) beside the torrent. Prints
+/// a magnet link that carries the ledger reference (x.btl=<transaction id>).
+///
+/// Anyone can then check it with `btl verify`, online or offline. The
+/// torrent must be v2 or hybrid (btl create makes hybrids by default; use
+/// btl create --hybrid or --v2 to remake a v1 torrent).
+///
+/// Example: btl publish album.torrent --key me --license CC-BY-4.0
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The .torrent or .btl file.
+    pub torrent: PathBuf,
+    /// The name of your key (see btl key list); its account registers the
+    /// torrent and pays the fee.
+    #[arg(long, env = "BTL_KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub license: LicenseArgs,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+    /// Print JSON.
+    #[arg(long, env = "BTL_JSON")]
+    pub json: bool,
+    /// The keys directory [default: $XDG_DATA_HOME/btl/keys].
+    #[arg(long, env = "BTL_KEYS_DIR", value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// The file roots a registration carries: each file's pieces root, in file
+/// order (empty files have none).
+pub fn file_roots(m: &Manifest) -> Vec<[u8; 32]> {
+    m.files
+        .iter()
+        .filter_map(|f| f.pieces_root.map(|r| r.0))
+        .collect()
+}
+
+/// The RegisterTorrent body of a signed manifest.
+pub fn registration(signed: &SignedManifest) -> RegisterTorrent {
+    let m = signed.manifest();
+    RegisterTorrent {
+        manifest_hash: signed.id().0,
+        infohash_v2: m.infohash_v2.0,
+        infohash_v1: m.infohash_v1.map(|h| h.0),
+        creator: btl_ledger::Address(Account::of(&m.creator).0),
+        file_roots: file_roots(m),
+        name: m.name.clone(),
+        size: m.files.iter().map(|f| f.length).sum(),
+        license: m.license.spdx.clone(),
+    }
+}
+
+/// Loads a torrent that can carry a manifest (v2 or hybrid).
+pub fn load_v2_torrent(path: &Path) -> Result<Box<Torrent>> {
+    let torrent = match input::load(&path.to_string_lossy())? {
+        Source::Torrent { torrent, .. } => torrent,
+        Source::Magnet(_) => bail!("this needs a .torrent or .btl file, not a magnet link"),
+    };
+    if torrent.info_hashes().v2().is_none() {
+        bail!(
+            "{} is a v1-only torrent: provenance anchors the BEP 52 (v2) infohash and Merkle roots; \
+             recreate it with `btl create --hybrid` (the default) or `btl create --v2`",
+            path.display()
+        );
+    }
+    Ok(torrent)
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args) -> Result<()> {
+    let torrent = load_v2_torrent(&a.torrent)?;
+    let store = key::store(a.keys_dir.as_deref())?;
+    let info = store.info(&a.key)?;
+    let creator = info.did;
+    let (license, payment) = a.license.build(&creator)?;
+    let created = now();
+    // Check everything offline before asking for the passphrase.
+    let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;
+    let ih = manifest.infohash_v2;
+    let out = a
+        .torrent
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(btl_manifest::prov::file_name(&ih));
+    let rt = rc::runtime()?;
+    // Reach the ledger and refuse a registered torrent before signing.
+    let (client, chain_id) = rt.block_on(rc::connect(&a.ledger.ledger))?;
+    if let Some(rec) = rt.block_on(client.ledger_record(&ih.to_hex()))? {
+        bail!(
+            "{} is already registered on {chain_id}: by {} at height {} (transaction {}); \
+             to change its license use btl license amend",
+            torrent.name(),
+            rec.registration.creator,
+            rec.height,
+            rec.tx_id
+        );
+    }
+    let signing = key::load(&store, &a.key, &a.pass)?;
+    let signed = manifest.sign(&signing, created)?;
+    let pb = rc::spinner(a.json);
+    let started = Instant::now();
+    let result = rt.block_on(publish(
+        &client, &chain_id, &signing, &signed, &a.ledger, &pb,
+    ));
+    pb.finish_and_clear();
+    let (tx_id, height, receipt, warning) = result?;
+    let elapsed = started.elapsed();
+
+    let mut prov = ProvFile::new(&signed);
+    prov.receipt = receipt.clone();
+    let text = prov.to_json_pretty();
+    std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
+
+    let mut magnet = crate::cmd::info::magnet_for(&torrent);
+    magnet.ledger_ref = Some(Sha256Hash(tx_id.0));
+    let m = signed.manifest();
+    if a.json {
+        let v = json!({
+            "infohash_v2": ih.to_hex(),
+            "name": m.name,
+            "tx_id": tx_id.to_string(),
+            "height": height,
+            "chain_id": chain_id,
+            "manifest_id": signed.id().to_hex(),
+            "creator": m.creator.to_string(),
+            "account": Account::of(&m.creator).to_string(),
+            "license": m.license.spdx,
+            "prov": out.display().to_string(),
+            "receipt": receipt.is_some(),
+            "magnet": magnet.to_string(),
+            "seconds": elapsed.as_secs_f64(),
+            "warning": warning,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("Published {} on {chain_id}", m.name);
+        println!("Creator:      {}", m.creator);
+        println!("Account:      {}", Account::of(&m.creator));
+        println!("License:      {}", m.license.spdx);
+        println!("Transaction:  {tx_id} (height {height})");
+        println!("Manifest id:  {}", signed.id());
+        println!(
+            "Wrote:        {}{}",
+            out.display(),
+            if receipt.is_some() {
+                " (manifest + receipt)"
+            } else {
+                " (manifest; no receipt yet)"
+            }
+        );
+        if let Some(w) = &warning {
+            println!("Warning:      {w}");
+        }
+        println!("Took:         {:.2} s", elapsed.as_secs_f64());
+        println!("Magnet:       {magnet}");
+        println!("Check it with: btl verify {}", out.display());
+    }
+    Ok(())
+}
+
+/// Uploads, registers, waits, fetches the receipt. Returns the transaction,
+/// its height, the receipt (if the node serves one in time) and a warning.
+async fn publish(
+    client: &btl_registry::RegistryClient,
+    chain_id: &str,
+    key: &btl_manifest::SigningKey,
+    signed: &SignedManifest,
+    l: &LedgerArgs,
+    pb: &indicatif::ProgressBar,
+) -> Result<(TxId, u64, Option<String>, Option<String>)> {
+    let deadline = Instant::now() + Duration::from_secs(l.wait);
+    let mut warnings = Vec::new();
+    pb.set_message("uploading the manifest");
+    match client.upload_manifest(signed).await {
+        Ok(_) => {}
+        Err(
+            e @ ClientError::Status {
+                status: 404 | 405, ..
+            },
+        ) => {
+            warnings.push(format!(
+                "the ledger node does not store manifests ({e}); the .prov file carries it"
+            ));
+        }
+        Err(e) => return Err(e).context("uploading the manifest"),
+    }
+    let (id, st) = rc::submit_and_wait(
+        client,
+        chain_id,
+        key,
+        l.fee,
+        TxBody::RegisterTorrent(registration(signed)),
+        deadline,
+        pb,
+    )
+    .await?;
+    let height = st.height.unwrap_or_default();
+    pb.set_message("waiting for the validators' cosigned receipt");
+    let receipt = match client.receipt(&id, deadline).await {
+        Ok(r) => Some(r.receipt),
+        Err(e) => {
+            warnings.push(format!(
+                "registered, but no receipt yet ({e}); fetch it later with btl verify"
+            ));
+            None
+        }
+    };
+    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+    Ok((id, height, receipt, warning))
+}

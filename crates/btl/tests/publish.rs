@@ -1,0 +1,183 @@
+//! `btl publish` end to end with a real one-validator ledger (`btl ledger
+//! init` + `btl ledger run` on loopback): create a hybrid torrent, publish
+//! it, check it, refuse a replayed registration, a v1-only torrent, an
+//! account that cannot pay the fee and a ledger that is down; and a plain
+//! libtorrent peer downloads the published torrent from `btl seed` (the
+//! trust layer is additive).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod ledger_common;
+
+use common::{btl, pseudo_random, run_err, run_json, start_btl_seed, Spawned};
+use ledger_common::Cluster;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    keys: PathBuf,
+    url: String,
+    _ledger: Cluster,
+}
+
+fn cmd(e: &Env) -> Command {
+    let mut c = btl();
+    c.env("BTL_KEYS_DIR", &e.keys)
+        .env("BTL_LEDGER", &e.url)
+        .env_remove("BTL_PASSPHRASE")
+        .env_remove("BTL_JSON")
+        .env_remove("BTL_KEY")
+        .stdin(Stdio::null());
+    c
+}
+
+fn key_hex(keys: &Path, name: &str) -> String {
+    let mut c = btl();
+    c.env("BTL_KEYS_DIR", keys).stdin(Stdio::null());
+    common::run_ok(c.args(["key", "new", name, "--unencrypted"]));
+    let mut c = btl();
+    c.env("BTL_KEYS_DIR", keys).stdin(Stdio::null());
+    let v = run_json(c.args(["key", "show", name, "--json"]));
+    v["public_key"].as_str().unwrap().to_string()
+}
+
+/// A funded key `me`, an unfunded key `poor`, a running ledger.
+fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let keys = dir.join("keys");
+    let me = key_hex(&keys, "me");
+    key_hex(&keys, "poor");
+    let mut ledger = Cluster::init(1, &["--fund", &format!("{me}:1000000")]);
+    ledger.start(0);
+    let url = format!("http://{}", ledger.http[0]);
+    Env {
+        _tmp: tmp,
+        dir,
+        keys,
+        url,
+        _ledger: ledger,
+    }
+}
+
+/// A payload directory and its torrent (`flag`: --hybrid, --v2, --v1).
+fn make_torrent(e: &Env, name: &str, seed: u64, flag: &str) -> (PathBuf, PathBuf) {
+    let data = e.dir.join(format!("data-{name}"));
+    let root = data.join(name);
+    std::fs::create_dir_all(root.join("cd1")).unwrap();
+    std::fs::write(root.join("cd1/01.flac"), pseudo_random(seed, 200_000)).unwrap();
+    std::fs::write(root.join("cover.jpg"), pseudo_random(seed + 1, 5_000)).unwrap();
+    let torrent = e.dir.join(format!("{name}.torrent"));
+    common::run_ok(
+        cmd(e)
+            .args(["create", "--piece-size", "16K", "--no-date", flag, "-o"])
+            .arg(&torrent)
+            .arg(&root),
+    );
+    (data, torrent)
+}
+
+fn publish(e: &Env, torrent: &Path, key: &str) -> Command {
+    let mut c = cmd(e);
+    c.args([
+        "publish",
+        "--key",
+        key,
+        "--license",
+        "CC-BY-4.0",
+        "--wait",
+        "30",
+        "--json",
+    ])
+    .arg(torrent);
+    c
+}
+
+#[test]
+fn publish_check_refuse_and_plain_peer_downloads() {
+    let e = env();
+    let (data, torrent) = make_torrent(&e, "Album", 1, "--hybrid");
+
+    // Publish: registered, a .prov beside the torrent, a magnet with x.btl.
+    let v = run_json(&mut publish(&e, &torrent, "me"));
+    let tx = v["tx_id"].as_str().unwrap();
+    assert_eq!(tx.len(), 64);
+    assert!(v["height"].as_u64().unwrap() >= 1, "{v}");
+    let magnet = v["magnet"].as_str().unwrap();
+    assert!(magnet.contains(&format!("x.btl={tx}")), "{magnet}");
+    assert!(magnet.contains("urn:btmh:1220"), "{magnet}");
+    let prov = PathBuf::from(v["prov"].as_str().unwrap());
+    assert_eq!(prov.parent(), torrent.parent());
+    assert!(prov.ends_with(format!("{}.prov", v["infohash_v2"].as_str().unwrap())));
+
+    // The ledger holds the record the manifest describes.
+    let ih = v["infohash_v2"].as_str().unwrap();
+    let (code, rec) = ledger_common::get(e._ledger.http[0], &format!("/torrent/{ih}"));
+    assert_eq!(code, 200, "{rec}");
+    assert_eq!(rec["torrent"]["manifest_hash"], v["manifest_id"]);
+    assert_eq!(rec["torrent"]["license"], "CC-BY-4.0");
+
+    // The .prov verifies against the torrent and the data.
+    let check = run_json(
+        cmd(&e)
+            .args(["verify", "--json", "--data"])
+            .arg(&data)
+            .arg(&prov),
+    );
+    assert_eq!(check["verdict"], "verified", "{check}");
+    let ledger = check["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "ledger")
+        .unwrap();
+    assert_eq!(ledger["status"], "ok", "{check}");
+
+    // A replayed registration is refused, naming the problem.
+    let err = run_err(&mut publish(&e, &torrent, "me"));
+    assert!(err.contains("already registered"), "{err}");
+
+    // A v1-only torrent is refused with the way out.
+    let (_, v1) = make_torrent(&e, "Old", 3, "--v1");
+    let err = run_err(&mut publish(&e, &v1, "me"));
+    assert!(
+        err.contains("v1-only") && err.contains("btl create --hybrid"),
+        "{err}"
+    );
+
+    // An account that cannot pay the fee.
+    let (_, other) = make_torrent(&e, "Other", 5, "--v2");
+    let err = run_err(&mut publish(&e, &other, "poor"));
+    assert!(err.contains("cannot pay the fee"), "{err}");
+
+    // The ledger is down.
+    let dead = format!("http://127.0.0.1:{}", common::free_port());
+    let err = run_err(publish(&e, &other, "me").env("BTL_LEDGER", &dead));
+    assert!(err.contains("cannot reach the ledger"), "{err}");
+
+    // A wrong key name.
+    let err = run_err(&mut publish(&e, &other, "nobody"));
+    assert!(err.contains("nobody"), "{err}");
+
+    // A plain libtorrent peer downloads the published torrent from btl seed.
+    common::require_libtorrent();
+    let (_seeder, ready) = start_btl_seed(&e.dir, &torrent, &data, "127.0.0.1", &[]);
+    assert_eq!(ready["have_pieces"], ready["pieces"]);
+    let port = ready["port"].as_u64().unwrap();
+    let down = e.dir.join("down");
+    std::fs::create_dir_all(&down).unwrap();
+    let mut lt = Command::new(common::PYTHON);
+    lt.arg(common::repo().join("scripts/interop/lt_peer.py"))
+        .arg("leech")
+        .arg(&torrent)
+        .arg(&down)
+        .arg(format!("127.0.0.1:{port}"));
+    let mut leech = Spawned::start(lt, "lt-leech", &e.dir);
+    let done = leech.wait_event("done", Duration::from_secs(120));
+    assert_eq!(done["progress"], 1.0);
+    common::assert_same_tree(&data, &down);
+}
