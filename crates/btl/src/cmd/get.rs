@@ -1,6 +1,7 @@
 //! `btl get`: download a torrent or magnet.
 
 use crate::cmd::engine::{self, EngineArgs, Progress};
+use crate::cmd::get_prov;
 use crate::input::{self, Source};
 use crate::units::format_bytes;
 use anyhow::{bail, Context, Result};
@@ -12,11 +13,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Download a torrent (.torrent, .btl or magnet link).
+/// Download a torrent (.torrent, .btl or magnet link), verified against
+/// its creator's signed manifest.
 ///
-/// Pieces are verified before they are written; progress is recorded
-/// durably, so an interrupted download (Ctrl-C, a crash, a power cut)
-/// resumes where it stopped when the same command runs again.
+/// Before downloading, the provenance manifest is found — the --prov file,
+/// else <v2 infohash>.prov beside the .torrent, else from peers that offer
+/// it (the btl_prov extension) — and verified: its signature by the
+/// creator, and the torrent's infohashes, files and BEP 52 pieces roots
+/// against the manifest (for a magnet, the info dictionary fetched from
+/// peers). The creator, license and suggested payment are printed. Content
+/// with no manifest, a manifest that does not verify, or one for another
+/// torrent is refused unless --allow-unverified.
+///
+/// Pieces are verified before they are written (against the roots the
+/// creator signed); progress is recorded durably, so an interrupted
+/// download (Ctrl-C, a crash, a power cut) resumes where it stopped when
+/// the same command runs again.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A .torrent file, a .btl file, or a magnet link (quote it).
@@ -37,6 +49,14 @@ pub struct Args {
     /// Hash everything already on disk before downloading.
     #[arg(long)]
     pub recheck: bool,
+    /// The torrent's provenance file (.prov: the signed manifest)
+    /// [default: <v2 infohash>.prov beside the .torrent, else from peers].
+    #[arg(long, value_name = "FILE")]
+    pub prov: Option<PathBuf>,
+    /// Download even when no valid provenance manifest is found (or it
+    /// does not match): a warning is printed instead of refusing.
+    #[arg(long)]
+    pub allow_unverified: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -70,8 +90,12 @@ async fn run_async(args: Args) -> Result<()> {
     // from a magnet's info dictionary have come from peers (BEP 52).
     let mut metadata_path: Option<PathBuf> = None;
     let mut magnet_trackers: Vec<Vec<String>> = Vec::new();
+    let mut from_file = false;
     let torrent: Torrent = match input::load(&args.input)? {
-        Source::Torrent { torrent, .. } => *torrent,
+        Source::Torrent { torrent, .. } => {
+            from_file = true;
+            *torrent
+        }
         Source::Magnet(m) => {
             let hashes = m.infohashes().context("the magnet link has no infohash")?;
             for p in &m.peers {
@@ -139,6 +163,7 @@ async fn run_async(args: Args) -> Result<()> {
             t
         }
     };
+    let provenance = resolve_provenance(&args, from_file, &session, &torrent, &peers).await?;
     let torrent = Arc::new(torrent);
     let wanted_files = select_files(&torrent, &args.only)?;
     let wanted_bytes: u64 = torrent
@@ -180,6 +205,10 @@ async fn run_async(args: Args) -> Result<()> {
     )
     .await
     .with_context(|| format!("cannot start {}", torrent.name()))?;
+    if let Some(v) = &provenance {
+        // Pass the verified document on to peers that ask.
+        let _ = handle.set_provenance(v.doc.clone()).await;
+    }
 
     let progress = Progress::new(args.engine.json, wanted_bytes, torrent.name());
     let piece_length = torrent.piece_length();
@@ -246,6 +275,82 @@ async fn run_async(args: Args) -> Result<()> {
     );
     Ok(())
 }
+
+/// Finds and verifies the manifest; `None` when the user allowed an
+/// unverified download and none verified (the warning is printed here).
+async fn resolve_provenance(
+    args: &Args,
+    from_file: bool,
+    session: &btl_net::Session,
+    torrent: &Torrent,
+    peers: &[std::net::SocketAddr],
+) -> Result<Option<get_prov::Verified>> {
+    let found: Result<get_prov::Verified, String> = if let Some(p) = &args.prov {
+        get_prov::from_file(p, torrent).map_err(|e| format!("{e:#}"))
+    } else if let Some(p) = from_file
+        .then(|| get_prov::beside(&args.input, torrent))
+        .flatten()
+    {
+        get_prov::from_file(&p, torrent).map_err(|e| format!("{e:#}"))
+    } else if torrent.info_hashes().v2().is_none() {
+        Err("unregistered: a v1-only torrent has no provenance manifest (manifests name the v2 infohash)".into())
+    } else if peers.is_empty() {
+        Err("unregistered: no provenance manifest (no --prov, no .prov beside the torrent, no peer to ask)".into())
+    } else {
+        if !args.engine.json {
+            eprintln!(
+                "fetching the provenance manifest from {} peer(s)...",
+                peers.len()
+            );
+        }
+        match btl_net::prov::fetch_prov(
+            session,
+            torrent.info_hashes(),
+            peers,
+            PROV_PER_PEER,
+            btl_manifest::prov::MAX_PROV_BYTES as u64,
+            get_prov::peer_verifier(torrent),
+        )
+        .await
+        {
+            Ok((mut v, addr)) => {
+                v.source = format!("peer {addr}");
+                Ok(v)
+            }
+            Err(e) if e.any_refused() => Err(e.to_string()),
+            Err(e) => Err(format!("unregistered: no provenance manifest found ({e})")),
+        }
+    };
+    match found {
+        Ok(v) => {
+            if args.engine.json {
+                let mut j = get_prov::to_json(&v);
+                j["event"] = json!("provenance");
+                engine::event(j);
+            } else {
+                get_prov::print(&v);
+            }
+            Ok(Some(v))
+        }
+        Err(reason) if args.allow_unverified => {
+            eprintln!(
+                "warning: UNVERIFIED download of {}: {reason}; proceeding because of --allow-unverified",
+                torrent.name()
+            );
+            if args.engine.json {
+                engine::event(json!({"event": "provenance", "verified": false, "reason": reason}));
+            }
+            Ok(None)
+        }
+        Err(reason) => bail!(
+            "refusing to download {}: {reason}\n(give the .prov with --prov FILE, or --allow-unverified to download anyway)",
+            torrent.name()
+        ),
+    }
+}
+
+/// How long one peer may take to deliver the manifest.
+const PROV_PER_PEER: Duration = Duration::from_secs(10);
 
 fn summary(t: &Torrent, s: &btl_net::TorrentStats, bytes: u64, took: Duration, json: bool) {
     let secs = took.as_secs_f64().max(1e-3);
