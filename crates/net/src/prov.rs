@@ -166,3 +166,147 @@ async fn from_peer(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::SessionConfig;
+    use btl_types::Sha1Hash;
+    use btl_wire::{ExtendedHandshake, Handshake, PeerId, Reserved};
+    use tokio::net::TcpListener;
+
+    const IH: Sha1Hash = Sha1Hash([7; 20]);
+
+    #[derive(Clone, Copy)]
+    enum Kind {
+        /// Accepts and never answers.
+        Silent,
+        /// Announces a document over the limit.
+        Oversized,
+        /// Serves `doc` (which the verifier may refuse).
+        Serves(&'static [u8]),
+        /// Does not offer btl_prov.
+        Plain,
+    }
+
+    /// A fake peer on loopback; returns its address.
+    async fn peer(kind: Kind) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut hs = [0u8; 68];
+            s.read_exact(&mut hs).await.unwrap();
+            if matches!(kind, Kind::Silent) {
+                let mut sink = [0u8; 1024];
+                while s.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+                return;
+            }
+            let ours = Handshake {
+                reserved: Reserved::ours(false),
+                info_hash: IH,
+                peer_id: PeerId([1; 20]),
+            };
+            s.write_all(&ours.to_bytes()).await.unwrap();
+            let (m, size) = match kind {
+                Kind::Oversized => (true, btl_wire::prov::MAX_PROV_SIZE + 1),
+                Kind::Serves(d) => (true, d.len() as u64),
+                _ => (false, 0),
+            };
+            let ext = ExtendedHandshake {
+                m: if m {
+                    [(BTL_PROV.to_owned(), 9)].into_iter().collect()
+                } else {
+                    Default::default()
+                },
+                btl_prov_size: m.then_some(size),
+                ..ExtendedHandshake::default()
+            };
+            let mut out = BytesMut::new();
+            ext.to_message().encode(&mut out);
+            s.write_all(&out).await.unwrap();
+            let mut dec = FrameDecoder::new(FrameLimits::default());
+            let mut buf = BytesMut::new();
+            loop {
+                while let Ok(Some(msg)) = dec.decode(&mut buf) {
+                    if let (Message::Extended { id: 9, payload }, Kind::Serves(d)) = (msg, kind) {
+                        if let Ok(ProvMessage(MetadataMessage::Request { piece })) =
+                            ProvMessage::decode(payload, u64::MAX)
+                        {
+                            let mut out = BytesMut::new();
+                            ProvMessage::serve(d, piece).to_message(3).encode(&mut out);
+                            let _ = s.write_all(&out).await;
+                        }
+                    }
+                }
+                if s.read_buf(&mut buf).await.map_or(true, |n| n == 0) {
+                    return;
+                }
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn bad_slow_and_plain_peers_are_skipped() {
+        let session = Session::bind(SessionConfig {
+            listen: vec![],
+            ..SessionConfig::default()
+        })
+        .await
+        .unwrap();
+        static GOOD: [u8; 40_000] = [b'g'; 40_000];
+        let peers = vec![
+            peer(Kind::Silent).await,
+            peer(Kind::Oversized).await,
+            peer(Kind::Plain).await,
+            peer(Kind::Serves(b"forged")).await,
+            peer(Kind::Serves(&GOOD)).await,
+        ];
+        let verify = |d: &[u8]| {
+            if d.iter().all(|&b| b == b'g') {
+                Ok(d.len())
+            } else {
+                Err("signature does not verify".to_string())
+            }
+        };
+        let (len, from) = fetch_prov(
+            &session,
+            InfoHashes::V1(IH),
+            &peers,
+            Duration::from_millis(1500),
+            btl_wire::prov::MAX_PROV_SIZE,
+            verify,
+        )
+        .await
+        .unwrap();
+        assert_eq!((len, from), (40_000, peers[4]));
+
+        // Without the good peer: every reason is reported, in order.
+        let peers2 = vec![
+            peer(Kind::Silent).await,
+            peer(Kind::Oversized).await,
+            peer(Kind::Plain).await,
+            peer(Kind::Serves(b"forged")).await,
+        ];
+        let err = fetch_prov(
+            &session,
+            InfoHashes::V1(IH),
+            &peers2,
+            Duration::from_millis(1500),
+            btl_wire::prov::MAX_PROV_SIZE,
+            verify,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.any_refused());
+        let ProvFetchError::AllFailed(r) = err else {
+            panic!("{err}")
+        };
+        assert!(r[0].contains("timed out"), "{r:?}");
+        assert!(r[1].contains("announces a provenance document of"), "{r:?}");
+        assert!(r[2].contains("does not offer btl_prov"), "{r:?}");
+        assert!(r[3].contains("refused: signature does not verify"), "{r:?}");
+    }
+}

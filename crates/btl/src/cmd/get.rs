@@ -17,13 +17,17 @@ use std::time::{Duration, Instant};
 /// its creator's signed manifest.
 ///
 /// Before downloading, the provenance manifest is found — the --prov file,
-/// else <v2 infohash>.prov beside the .torrent, else from peers that offer
-/// it (the btl_prov extension) — and verified: its signature by the
-/// creator, and the torrent's infohashes, files and BEP 52 pieces roots
-/// against the manifest (for a magnet, the info dictionary fetched from
-/// peers). The creator, license and suggested payment are printed. Content
-/// with no manifest, a manifest that does not verify, or one for another
-/// torrent is refused unless --allow-unverified.
+/// else the ledger's registry (--ledger), else <v2 infohash>.prov beside
+/// the .torrent, else from peers that offer it (the btl_prov extension) —
+/// and verified: its signature by the creator, the torrent's infohashes,
+/// files and BEP 52 pieces roots against the manifest (for a magnet, the
+/// info dictionary fetched from peers), and with the ledger, the receipt
+/// against the validators' keys, the ledger's record and the creator key's
+/// status. The creator, license and suggested payment are printed. Content
+/// that is unregistered (no ledger anchor), revoked, or whose manifest does
+/// not verify or is for another torrent is refused unless
+/// --allow-unverified (--allow-unregistered accepts a manifest that is
+/// validly signed and matches but is not on the ledger).
 ///
 /// Pieces are verified before they are written (against the roots the
 /// creator signed); progress is recorded durably, so an interrupted
@@ -57,6 +61,18 @@ pub struct Args {
     /// does not match): a warning is printed instead of refusing.
     #[arg(long)]
     pub allow_unverified: bool,
+    /// Accept a manifest that is validly signed by its creator and matches
+    /// the torrent but is not anchored on the ledger (no receipt or record
+    /// that verifies, or the ledger not reachable).
+    #[arg(long)]
+    pub allow_unregistered: bool,
+    /// The ledger node to resolve and check the manifest with.
+    #[arg(long, env = "BTL_LEDGER", value_name = "URL", default_value = btl_registry::DEFAULT_LEDGER_URL)]
+    pub ledger: String,
+    /// Do not contact the ledger (the manifest must come from --prov, a
+    /// .prov beside the torrent, or peers; it counts as unregistered).
+    #[arg(long)]
+    pub offline: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -285,17 +301,37 @@ async fn resolve_provenance(
     torrent: &Torrent,
     peers: &[std::net::SocketAddr],
 ) -> Result<Option<get_prov::Verified>> {
+    let mut ledger_note = String::from("--offline");
+    let ledger = match torrent.info_hashes().v2() {
+        Some(v2) if !args.offline => {
+            match get_prov::LedgerCtx::fetch(&args.ledger, &v2.to_hex()).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    ledger_note = format!("ledger {} not reachable: {e}", args.ledger);
+                    if !args.engine.json {
+                        eprintln!("warning: {ledger_note}");
+                    }
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let ledger = ledger.as_ref();
+    let from_ledger = ledger.and_then(|l| get_prov::from_ledger(l, torrent));
     let found: Result<get_prov::Verified, String> = if let Some(p) = &args.prov {
-        get_prov::from_file(p, torrent).map_err(|e| format!("{e:#}"))
+        get_prov::from_file(p, torrent, ledger).map_err(|e| format!("{e:#}"))
+    } else if let Some(r) = from_ledger {
+        r.map_err(|e| format!("ledger {}: {e}", args.ledger))
     } else if let Some(p) = from_file
         .then(|| get_prov::beside(&args.input, torrent))
         .flatten()
     {
-        get_prov::from_file(&p, torrent).map_err(|e| format!("{e:#}"))
+        get_prov::from_file(&p, torrent, ledger).map_err(|e| format!("{e:#}"))
     } else if torrent.info_hashes().v2().is_none() {
         Err("unregistered: a v1-only torrent has no provenance manifest (manifests name the v2 infohash)".into())
     } else if peers.is_empty() {
-        Err("unregistered: no provenance manifest (no --prov, no .prov beside the torrent, no peer to ask)".into())
+        Err("unregistered: no provenance manifest (not on the ledger, no --prov, no .prov beside the torrent, no peer to ask)".into())
     } else {
         if !args.engine.json {
             eprintln!(
@@ -309,7 +345,7 @@ async fn resolve_provenance(
             peers,
             PROV_PER_PEER,
             btl_manifest::prov::MAX_PROV_BYTES as u64,
-            get_prov::peer_verifier(torrent),
+            get_prov::peer_verifier(torrent, ledger),
         )
         .await
         {
@@ -320,6 +356,48 @@ async fn resolve_provenance(
             Err(e) if e.any_refused() => Err(e.to_string()),
             Err(e) => Err(format!("unregistered: no provenance manifest found ({e})")),
         }
+    };
+    // A manifest not from the registry's record: the creator key's status.
+    let found = match (found, ledger) {
+        (Ok(mut v), Some(l)) if !v.source.starts_with("ledger ") => {
+            match v.verdict.creator.clone() {
+                Some(did) => match l.key_status(&did).await {
+                    Some(ks) => {
+                        let file = btl_manifest::prov::ProvFile::parse(&v.doc);
+                        match file {
+                            Ok(f) => get_prov::verify_parts(
+                                f.manifest_value().to_string().as_bytes(),
+                                f.receipt.as_deref(),
+                                torrent,
+                                Some(l),
+                                Some(&ks),
+                            )
+                            .map(|verdict| {
+                                v.verdict = verdict;
+                                v
+                            })
+                            .map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                    None => Ok(v),
+                },
+                None => Ok(v),
+            }
+        }
+        (r, _) => r,
+    };
+    let found = match found {
+        Ok(v) if !v.verdict.registered && !args.allow_unregistered => Err(format!(
+            "unregistered: the manifest is signed by {} and matches, but is not anchored on the ledger ({}); --allow-unregistered accepts it",
+            v.verdict.creator.as_deref().unwrap_or("?"),
+            if ledger.is_some() {
+                format!("no receipt or record on {} verifies it", args.ledger)
+            } else {
+                ledger_note.clone()
+            }
+        )),
+        r => r,
     };
     match found {
         Ok(v) => {

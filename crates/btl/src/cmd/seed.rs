@@ -197,7 +197,7 @@ fn load_prov(
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         return Ok(Some((doc, path)));
     }
-    let v = crate::cmd::get_prov::from_file(&path, torrent)
+    let v = crate::cmd::get_prov::from_file(&path, torrent, None)
         .context("the provenance file cannot be offered")?;
     Ok(Some((v.doc, path)))
 }
