@@ -235,7 +235,7 @@ class Bench:
         timed = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile]
         peer = f"127.0.0.1:{port}"
         if leech_impl == "btl":
-            cmd = timed + [a.btl, "get", self.torrent(kind), "-o", dest, "--json",
+            cmd = timed + [a.btl, "get", "--allow-unverified", self.torrent(kind), "-o", dest, "--json",
                            "--port", "0", "--listen", "127.0.0.1", "--peer", peer,
                            # the peer is given (libtorrent's LSD and DHT are off too)
                            "--no-lsd", "--no-dht", "--state-dir", state]

@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh smoke            every target for $FUZZ_SECONDS (default 10) s
 #   scripts/fuzz.sh run TARGET [S]   one target for S seconds (default 600)
-#   scripts/fuzz.sh list             the targets
+#   scripts/fuzz.sh list             the targets (every [[bin]] in
+#                                    fuzz/Cargo.toml, e.g. wire, wire_prov)
 #
 # Targets that need a cargo feature (HEAVY below: the consensus codec pulls
 # in Malachite and libp2p, a long sanitizer build) run in the smoke job only

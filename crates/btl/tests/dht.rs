@@ -148,6 +148,7 @@ fn btl_finds_libtorrent_seeder_through_dht_only() {
     dht.wait_announce(&ih, port);
 
     let mut get = btl_dht("get", &dht, tmp.path(), "get-state");
+    get.arg("--allow-unverified");
     get.arg(format!("magnet:?xt=urn:btih:{ih}"))
         .arg("-o")
         .arg(tmp.path().join("down"));
@@ -219,6 +220,7 @@ fn btl_finds_btl_through_dht_only() {
     dht.wait_announce(&truncated_v2(&info), port);
 
     let mut get = btl_dht("get", &dht, tmp.path(), "get-state");
+    get.arg("--allow-unverified");
     get.arg(&torrent).arg("-o").arg(tmp.path().join("down"));
     let mut get = Spawned::start(get, "btl-get", tmp.path());
     wait_dht_peers(&mut get);
@@ -234,7 +236,7 @@ fn dht_flags_are_checked() {
     let (_, torrent, _) = setup(tmp.path(), "--v1");
     let err = run_err(
         btl_with_dht()
-            .arg("get")
+            .args(["get", "--allow-unverified"])
             .arg(&torrent)
             .args([
                 "--dht-bootstrap",

@@ -48,7 +48,7 @@ fn opentracker(dir: &Path, tcp: u16, udp: u16, info_hash: &str) -> Spawned {
 
 fn btl_get_via_tracker(dir: &Path, torrent: &Path, listen: &str) -> Spawned {
     let mut cmd = btl();
-    cmd.arg("get")
+    cmd.args(["get", "--allow-unverified"])
         .arg(torrent)
         .args(["--json", "--port", "0", "--listen", listen, "-o"])
         .arg(dir.join("down"))
@@ -182,7 +182,7 @@ fn btl_learns_a_third_peer_only_through_pex_from_libtorrent() {
     b.wait_event("connected", DEADLINE);
     let started = std::time::Instant::now();
     let mut get = btl();
-    get.arg("get")
+    get.args(["get", "--allow-unverified"])
         .arg(&torrent)
         .args(["--json", "--port", "0", "--listen", "127.0.0.4", "--peer"])
         .arg(format!("127.0.0.3:{b_port}"))

@@ -46,7 +46,7 @@ fn btl_get(
     extra: &[&str],
 ) -> Spawned {
     let mut cmd = btl();
-    cmd.arg("get")
+    cmd.args(["get", "--allow-unverified"])
         .arg(torrent)
         .args([
             "--json", "--port", "0", "--listen", listen, "--peer", peer, "-o",

@@ -33,7 +33,7 @@ fn btl_seed(dir: &Path, torrent: &Path, seed_dir: &Path, peer: &str) -> Spawned 
 
 fn btl_get(dir: &Path, torrent: &Path, peer: &str) -> Spawned {
     let mut cmd = btl();
-    cmd.arg("get")
+    cmd.args(["get", "--allow-unverified"])
         .arg(torrent)
         .args([
             "--json",

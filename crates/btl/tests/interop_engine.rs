@@ -41,6 +41,7 @@ fn btl_get(dir: &Path, what: &str, peer: &str, extra: &[&str]) -> Spawned {
     let mut cmd = btl();
     cmd.args([
         "get",
+        "--allow-unverified",
         what,
         "--json",
         "--port",

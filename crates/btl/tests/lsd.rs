@@ -72,7 +72,7 @@ fn unique_seed() -> u64 {
 
 fn btl_get(dir: &Path, torrent: &Path, listen: &str) -> Spawned {
     let mut cmd = btl_with_lsd();
-    cmd.arg("get")
+    cmd.args(["get", "--allow-unverified"])
         .arg(torrent)
         .args(["--json", "--port", "0", "--listen", listen, "--no-trackers"])
         .arg("-o")
@@ -323,7 +323,7 @@ fn btl_peers_meet_through_lsd_over_ipv6() {
     let mut seed = Spawned::start(seed, "btl-seed", tmp.path());
     seed.wait_event("seeding", DEADLINE);
     let mut get = ns.btl();
-    get.arg("get")
+    get.args(["get", "--allow-unverified"])
         .arg(&torrent)
         .args(["--json", "--port", "0", "--listen", "fd11::2", "-o"])
         .arg(tmp.path().join("down"))

@@ -91,7 +91,7 @@ fn btl_seed_and_get_meet_through_an_https_tracker() {
         &["--tracker-ca", ca_arg],
     );
     let mut get = btl();
-    get.arg("get")
+    get.args(["get", "--allow-unverified"])
         .arg(&torrent)
         .args(["--json", "--port", "0", "--listen", "127.0.0.3", "-o"])
         .arg(tmp.path().join("down"))

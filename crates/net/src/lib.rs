@@ -27,6 +27,7 @@ pub mod layers;
 pub mod lsd;
 pub mod metadata;
 pub mod pex;
+pub mod prov;
 pub mod ratelimit;
 pub mod session;
 pub mod torrent;

@@ -74,11 +74,14 @@ pub async fn fetch_metadata(
     Err(MetadataError::AllFailed(last))
 }
 
-async fn from_peer(
+/// Dials `addr`, does the BitTorrent handshake for `hashes` (the peer must
+/// support BEP 10) and sends our extension handshake with `m`.
+pub(crate) async fn open_extended(
     session: &Session,
     hashes: InfoHashes,
     addr: SocketAddr,
-) -> Result<Vec<u8>, PeerFailure> {
+    m: std::collections::BTreeMap<String, u8>,
+) -> Result<(BoxRead, BoxWrite), ConnError> {
     let stream = TcpStream::connect(addr).await.map_err(ConnError::Io)?;
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
@@ -101,11 +104,12 @@ async fn from_peer(
     )
     .await?;
     if !theirs.reserved.extension_protocol() {
-        return Err(PeerFailure::Unsupported);
+        return Err(ConnError::Io(std::io::Error::other(
+            "peer does not support the extension protocol (BEP 10)",
+        )));
     }
-    let config = ExtensionConfig::default();
     let our_ext = ExtendedHandshake {
-        m: config.m(),
+        m,
         client: Some(format!("btl {}", env!("CARGO_PKG_VERSION"))),
         reqq: Some(500),
         ..ExtendedHandshake::default()
@@ -113,7 +117,16 @@ async fn from_peer(
     let mut out = BytesMut::new();
     our_ext.to_message().encode(&mut out);
     wr.write_all(&out).await.map_err(ConnError::Io)?;
+    Ok((rd, wr))
+}
 
+async fn from_peer(
+    session: &Session,
+    hashes: InfoHashes,
+    addr: SocketAddr,
+) -> Result<Vec<u8>, PeerFailure> {
+    let config = ExtensionConfig::default();
+    let (mut rd, mut wr) = open_extended(session, hashes, addr, config.m()).await?;
     let mut decoder = FrameDecoder::new(FrameLimits::default());
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut peer_id: Option<u8> = None;

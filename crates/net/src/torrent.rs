@@ -133,6 +133,9 @@ pub enum Command {
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     /// The pieces verified on disk.
     Have(oneshot::Sender<btl_swarm::Bitfield>),
+    /// Serve this provenance document (`.prov`) to peers that ask through
+    /// `btl_prov`, and advertise it (again) to every connected peer.
+    SetProvenance(bytes::Bytes),
 }
 
 /// One connected peer, as [`TorrentHandle::peers`] reports it.
@@ -247,6 +250,24 @@ impl TorrentHandle {
             .map_err(|_| TorrentError::Stopped("already stopped".into()))?;
         rx.await
             .map_err(|_| TorrentError::Stopped("actor ended".into()))
+    }
+
+    /// Serves `doc` (a `.prov` file, at most
+    /// [`btl_wire::prov::MAX_PROV_SIZE`] bytes) to peers through the
+    /// `btl_prov` extension: advertised in the extension handshake of every
+    /// new peer, and in a new handshake to those already connected. Plain
+    /// peers ignore the advertisement. A larger document is not served.
+    pub async fn set_provenance(&self, doc: Vec<u8>) -> Result<(), TorrentError> {
+        if doc.is_empty() || doc.len() as u64 > btl_wire::prov::MAX_PROV_SIZE {
+            return Err(TorrentError::Stopped(format!(
+                "a provenance document of {} bytes cannot be served",
+                doc.len()
+            )));
+        }
+        self.tx
+            .send(Input::Command(Command::SetProvenance(doc.into())))
+            .await
+            .map_err(|_| TorrentError::Stopped("already stopped".into()))
     }
 
     /// Saves progress durably and stops the torrent.
@@ -403,6 +424,7 @@ pub async fn add_torrent(
             add.wanted_files.as_deref(),
             add.metadata_path.clone(),
         ),
+        prov: None,
     };
     for addr in &add.peers {
         actor.known.insert(*addr, Redial::default());
@@ -637,6 +659,12 @@ struct Peer {
     out: mpsc::UnboundedSender<Out>,
     addr: SocketAddr,
     metadata_id: Option<u8>,
+    /// Whether the peer speaks BEP 10 (we sent it our handshake).
+    extended: bool,
+    /// The peer's id for `btl_prov`, if it offers it.
+    prov_id: Option<u8>,
+    /// `btl_prov` pieces served to this peer (bounded per connection).
+    prov_served: u32,
     /// Where the peer accepts connections: its address when we dialled it,
     /// else its address with the port from its extension handshake.
     listen: Option<SocketAddr>,
@@ -681,6 +709,8 @@ struct Actor {
     known: HashMap<SocketAddr, Redial>,
     /// BEP 52 hash requests: served, and sent for missing piece layers.
     v2: crate::layers::HashExchange,
+    /// The provenance document served through `btl_prov`, if any.
+    prov: Option<bytes::Bytes>,
 }
 
 /// Dialling state of a known address.
@@ -863,6 +893,7 @@ impl Actor {
                     .collect();
                 let _ = reply.send(list);
             }
+            Input::Command(Command::SetProvenance(doc)) => self.set_provenance(doc),
             Input::Command(Command::Have(reply)) => {
                 let _ = reply.send(self.swarm.have().clone());
             }
@@ -980,6 +1011,9 @@ impl Actor {
                 out: c.out,
                 addr: c.addr,
                 metadata_id: None,
+                extended: caps.extended,
+                prov_id: None,
+                prov_served: 0,
                 listen: c.outgoing.then_some(c.addr),
                 outgoing: c.outgoing,
                 pex: None,
@@ -992,19 +1026,57 @@ impl Actor {
         // out before the extension handshake.
         self.drain_actions(now);
         if caps.extended {
-            let ours = ExtendedHandshake {
-                m: self.ext.m(),
-                client: Some(format!("btl {}", env!("CARGO_PKG_VERSION"))),
-                // What we queue for a peer before refusing: peers that
-                // respect `reqq` never look like a flood.
-                reqq: Some(UPLOAD_QUEUE),
-                metadata_size: Some(self.torrent.info_bytes().len() as u64),
-                your_ip: Some(c.addr.ip()),
-                port: self.session.local_addrs().first().map(|a| a.port()),
-                ..ExtendedHandshake::default()
-            };
-            let _ = out.send(Out::Msg(ours.to_message()));
+            let _ = out.send(Out::Msg(self.our_handshake(c.addr).to_message()));
         }
+    }
+
+    /// Our extension handshake for a peer at `addr`.
+    fn our_handshake(&self, addr: SocketAddr) -> ExtendedHandshake {
+        ExtendedHandshake {
+            m: self.ext.m(),
+            client: Some(format!("btl {}", env!("CARGO_PKG_VERSION"))),
+            // What we queue for a peer before refusing: peers that
+            // respect `reqq` never look like a flood.
+            reqq: Some(UPLOAD_QUEUE),
+            metadata_size: Some(self.torrent.info_bytes().len() as u64),
+            btl_prov_size: self.prov.as_ref().map(|d| d.len() as u64),
+            your_ip: Some(addr.ip()),
+            port: self.session.local_addrs().first().map(|a| a.port()),
+            ..ExtendedHandshake::default()
+        }
+    }
+
+    /// Starts serving a provenance document: advertised to every connected
+    /// BEP 10 peer in a new extension handshake (BEP 10 allows several).
+    fn set_provenance(&mut self, doc: bytes::Bytes) {
+        self.prov = Some(doc);
+        self.ext.btl_prov = Some(crate::prov::PROV_EXT_ID);
+        for p in self.peers.values() {
+            if p.extended {
+                let _ = p
+                    .out
+                    .send(Out::Msg(self.our_handshake(p.addr).to_message()));
+            }
+        }
+    }
+
+    /// Answers a `btl_prov` request: a data piece, or a reject when there is
+    /// no such piece or the peer asked for more than twice the document.
+    fn serve_prov(&mut self, peer: PeerKey, piece: u32) {
+        let (Some(doc), Some(p)) = (self.prov.as_ref(), self.peers.get_mut(&peer)) else {
+            return;
+        };
+        let Some(their_id) = p.prov_id else {
+            return;
+        };
+        let budget = 2 * btl_wire::metadata::metadata_piece_count(doc.len() as u64) + 4;
+        p.prov_served = p.prov_served.saturating_add(1);
+        let reply = if u64::from(p.prov_served) > budget {
+            btl_wire::ProvMessage(MetadataMessage::Reject { piece })
+        } else {
+            btl_wire::ProvMessage::serve(doc, piece)
+        };
+        let _ = p.out.send(Out::Msg(reply.to_message(their_id)));
     }
 
     fn extended(&mut self, peer: PeerKey, id: u8, payload: bytes::Bytes, now: Instant) {
@@ -1016,6 +1088,7 @@ impl Actor {
                 let pex_on = self.ext.ut_pex.is_some();
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.metadata_id = h.extension_id(UT_METADATA);
+                    p.prov_id = h.extension_id(btl_wire::prov::BTL_PROV);
                     if let Some(c) = &h.client {
                         p.client = Some(truncate_utf8(c, 64));
                     }
@@ -1066,6 +1139,9 @@ impl Actor {
                 };
                 let _ = p.out.send(Out::Msg(reply.to_message(their_id)));
             }
+            Ok(ExtendedMessage::Prov(btl_wire::ProvMessage(MetadataMessage::Request {
+                piece,
+            }))) => self.serve_prov(peer, piece),
             Ok(_) => {}
             Err(e) => tracing::debug!(peer, error = %e, "bad extended message"),
         }

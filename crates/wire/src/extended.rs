@@ -24,6 +24,7 @@
 //! | `reqq`          | int     | how many outstanding requests the sender queues |
 //! | `metadata_size` | int     | size of the info dictionary (BEP 9)            |
 //! | `upload_only`   | int     | non-zero: the sender only uploads (BEP 21)     |
+//! | `btl_prov_size` | int     | size of the sender's `.prov` document ([`crate::prov`]) |
 //!
 //! Decoding is forgiving where BEP 10 asks it to be: a known key with the
 //! wrong type or an out-of-range value is ignored (treated as absent), `m`
@@ -39,6 +40,7 @@ use bytes::Bytes;
 
 use crate::metadata::MetadataMessage;
 use crate::pex::PexMessage;
+use crate::prov::{ProvMessage, BTL_PROV, BTL_PROV_SIZE, MAX_PROV_SIZE};
 use crate::{Message, WireError};
 
 /// Extended id of the extension handshake.
@@ -72,6 +74,8 @@ pub struct ExtendedHandshake {
     pub metadata_size: Option<u64>,
     /// `upload_only` (BEP 21).
     pub upload_only: Option<bool>,
+    /// `btl_prov_size`: size in bytes of the sender's `.prov` document.
+    pub btl_prov_size: Option<u64>,
     /// Every other top-level key, kept verbatim.
     pub extra: BTreeMap<Vec<u8>, Owned>,
 }
@@ -161,6 +165,9 @@ impl ExtendedHandshake {
                     hs.metadata_size = int(value).and_then(|i| u64::try_from(i).ok())
                 }
                 b"upload_only" => hs.upload_only = int(value).map(|i| i != 0),
+                b"btl_prov_size" => {
+                    hs.btl_prov_size = int(value).and_then(|i| u64::try_from(i).ok())
+                }
                 other => {
                     hs.extra.insert(other.to_vec(), value.to_owned_value());
                 }
@@ -209,6 +216,12 @@ impl ExtendedHandshake {
         if let Some(u) = self.upload_only {
             put("upload_only", Owned::Int(i64::from(u)));
         }
+        if let Some(n) = self.btl_prov_size {
+            put(
+                BTL_PROV_SIZE,
+                Owned::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+            );
+        }
         Owned::Dict(d).encode()
     }
 
@@ -231,6 +244,12 @@ pub struct ExtensionConfig {
     pub ut_pex: Option<u8>,
     /// Largest info dictionary accepted via BEP 9. Default 16 MiB.
     pub max_metadata_size: u64,
+    /// Our id for `btl_prov` (`None`, the default: not offered; offer it
+    /// only when we hold or want a `.prov` document).
+    pub btl_prov: Option<u8>,
+    /// Largest `.prov` document accepted (at most
+    /// [`crate::prov::MAX_PROV_SIZE`], the default).
+    pub max_prov_size: u64,
 }
 
 impl Default for ExtensionConfig {
@@ -239,6 +258,8 @@ impl Default for ExtensionConfig {
             ut_metadata: Some(1),
             ut_pex: Some(2),
             max_metadata_size: 16 << 20,
+            btl_prov: None,
+            max_prov_size: MAX_PROV_SIZE,
         }
     }
 }
@@ -253,6 +274,8 @@ pub enum ExtendedMessage {
     Metadata(MetadataMessage),
     /// BEP 11 ut_pex.
     Pex(PexMessage),
+    /// `btl_prov` (provenance document exchange).
+    Prov(ProvMessage),
     /// An extension this codec does not parse (or an id we never assigned).
     Other {
         /// The extended id.
@@ -272,6 +295,9 @@ impl ExtensionConfig {
         if let Some(id) = self.ut_pex {
             m.insert(UT_PEX.to_owned(), id);
         }
+        if let Some(id) = self.btl_prov {
+            m.insert(BTL_PROV.to_owned(), id);
+        }
         m
     }
 
@@ -286,6 +312,9 @@ impl ExtensionConfig {
         }
         if Some(id) == self.ut_pex {
             return PexMessage::decode(&payload).map(ExtendedMessage::Pex);
+        }
+        if Some(id) == self.btl_prov {
+            return ProvMessage::decode(payload, self.max_prov_size).map(ExtendedMessage::Prov);
         }
         Ok(ExtendedMessage::Other { id, payload })
     }

@@ -36,6 +36,7 @@
 //! | [`extended`]    | BEP 10 handshake and extended message dispatch    |
 //! | [`metadata`]    | BEP 9 `ut_metadata`                               |
 //! | [`pex`]         | BEP 11 `ut_pex` and compact peers                 |
+//! | [`prov`]        | `btl_prov`: `.prov` document exchange (ut_metadata layout) |
 //! | [`hashes`]      | BEP 52 hash request / hashes / hash reject        |
 //! | [`mse`]         | MSE/PE handshake (DH, RC4), both directions       |
 //!
@@ -58,6 +59,7 @@ pub mod message;
 pub mod metadata;
 pub mod mse;
 pub mod pex;
+pub mod prov;
 
 pub use error::WireError;
 pub use extended::{ExtendedHandshake, ExtendedMessage, ExtensionConfig};
@@ -68,6 +70,7 @@ pub use hashes::{HashRequest, Hashes};
 pub use message::{bitfield_len, validate_bitfield, Block, BlockRequest, Message};
 pub use metadata::MetadataMessage;
 pub use pex::{PexFlags, PexMessage};
+pub use prov::ProvMessage;
 
 use bytes::BytesMut;
 
@@ -103,7 +106,10 @@ pub fn fuzz_decode(data: &[u8]) {
 }
 
 fn fuzz_frames(data: &[u8], limits: FrameLimits) {
-    let ext = ExtensionConfig::default();
+    let ext = ExtensionConfig {
+        btl_prov: Some(3),
+        ..ExtensionConfig::default()
+    };
     let mut dec = FrameDecoder::new(limits);
     let mut buf = BytesMut::from(data);
     // Each successful step consumes at least 4 bytes, so this terminates.
@@ -113,7 +119,7 @@ fn fuzz_frames(data: &[u8], limits: FrameLimits) {
                 let again = Message::decode_body(msg.to_bytes().slice(4..), &limits);
                 assert_eq!(again.as_ref(), Ok(&msg), "message round trip");
                 if let Message::Extended { id, payload } = msg {
-                    for try_id in [id, 0, 1, 2] {
+                    for try_id in [id, 0, 1, 2, 3] {
                         if let Ok(m) = ext.decode(try_id, payload.clone()) {
                             fuzz_extended_round_trip(&ext, m);
                         }
@@ -132,6 +138,7 @@ fn fuzz_extended_round_trip(ext: &ExtensionConfig, m: ExtendedMessage) {
         ExtendedMessage::Handshake(h) => (0, h.encode().into()),
         ExtendedMessage::Metadata(md) => (ext.ut_metadata.unwrap_or(1), md.to_bytes()),
         ExtendedMessage::Pex(p) => (ext.ut_pex.unwrap_or(2), p.encode().into()),
+        ExtendedMessage::Prov(p) => (ext.btl_prov.unwrap_or(3), p.to_bytes()),
         _ => return,
     };
     assert_eq!(

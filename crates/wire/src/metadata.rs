@@ -128,35 +128,45 @@ pub fn split_bencoded_prefix(buf: &[u8], max_depth: usize) -> Result<(&[u8], &[u
     }
 }
 
-fn get_u32(d: &btl_bencode::Dict<'_>, key: &[u8]) -> Result<u32, WireError> {
+fn get_u32(d: &btl_bencode::Dict<'_>, key: &[u8], ctx: &'static str) -> Result<u32, WireError> {
     d.get(key)
         .and_then(Value::as_int)
         .and_then(|i| u32::try_from(i).ok())
-        .ok_or_else(|| WireError::invalid(CTX, "missing or out-of-range integer"))
+        .ok_or_else(|| WireError::invalid(ctx, "missing or out-of-range integer"))
 }
 
 impl MetadataMessage {
     /// Decodes a `ut_metadata` payload. `max_total_size` caps `total_size`.
     pub fn decode(payload: Bytes, max_total_size: u64) -> Result<Self, WireError> {
+        Self::decode_as(payload, max_total_size, CTX)
+    }
+
+    /// Decodes a payload with ut_metadata's layout for the extension named
+    /// by `ctx` (errors name it); `btl_prov` shares the layout.
+    pub(crate) fn decode_as(
+        payload: Bytes,
+        max_total_size: u64,
+        ctx: &'static str,
+    ) -> Result<Self, WireError> {
         let (head, rest) = split_bencoded_prefix(&payload, 32)?;
         let head_len = head.len();
         let has_rest = !rest.is_empty();
         let v = btl_bencode::decode_with(head, ExtendedHandshake::bencode_limits(head_len))
             .map_err(|source| WireError::Bencode {
-                context: CTX,
+                context: ctx,
                 source,
             })?;
         let d = v
             .as_dict()
-            .ok_or_else(|| WireError::invalid(CTX, "not a dictionary"))?;
+            .ok_or_else(|| WireError::invalid(ctx, "not a dictionary"))?;
         let msg_type = d
             .get(b"msg_type")
             .and_then(Value::as_int)
-            .ok_or_else(|| WireError::invalid(CTX, "missing msg_type"))?;
-        let piece = get_u32(d, b"piece")?;
+            .ok_or_else(|| WireError::invalid(ctx, "missing msg_type"))?;
+        let piece = get_u32(d, b"piece", ctx)?;
         let no_trailer = || {
             if has_rest {
-                Err(WireError::invalid(CTX, "bytes after the dictionary"))
+                Err(WireError::invalid(ctx, "bytes after the dictionary"))
             } else {
                 Ok(())
             }
@@ -169,14 +179,14 @@ impl MetadataMessage {
                     .get(b"total_size")
                     .and_then(Value::as_int)
                     .and_then(|i| u64::try_from(i).ok())
-                    .ok_or_else(|| WireError::invalid(CTX, "missing total_size"))?;
+                    .ok_or_else(|| WireError::invalid(ctx, "missing total_size"))?;
                 if total_size > max_total_size {
-                    return Err(WireError::invalid(CTX, "total_size over the limit"));
+                    return Err(WireError::invalid(ctx, "total_size over the limit"));
                 }
                 let expected = metadata_piece_len(total_size, piece)
-                    .ok_or_else(|| WireError::invalid(CTX, "piece past total_size"))?;
+                    .ok_or_else(|| WireError::invalid(ctx, "piece past total_size"))?;
                 if payload.len() - head_len != expected {
-                    return Err(WireError::invalid(CTX, "data has the wrong length"));
+                    return Err(WireError::invalid(ctx, "data has the wrong length"));
                 }
                 Ok(Self::Data {
                     piece,

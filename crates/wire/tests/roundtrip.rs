@@ -103,9 +103,22 @@ fn arb_ext_handshake() -> impl Strategy<Value = ExtendedHandshake> {
         proptest::option::of(0u64..=i64::MAX as u64),
         proptest::option::of(any::<bool>()),
         btree_map("x-[a-z]{0,6}", any::<i64>(), 0..4),
+        proptest::option::of(0u64..=i64::MAX as u64),
     )
         .prop_map(
-            |(m, port, client, your_ip, ipv4, ipv6, reqq, metadata_size, upload_only, extra)| {
+            |(
+                m,
+                port,
+                client,
+                your_ip,
+                ipv4,
+                ipv6,
+                reqq,
+                metadata_size,
+                upload_only,
+                extra,
+                btl_prov_size,
+            )| {
                 ExtendedHandshake {
                     m,
                     port,
@@ -116,6 +129,7 @@ fn arb_ext_handshake() -> impl Strategy<Value = ExtendedHandshake> {
                     reqq,
                     metadata_size,
                     upload_only,
+                    btl_prov_size,
                     extra: extra
                         .into_iter()
                         .map(|(k, v)| (k.into_bytes(), Owned::Int(v)))

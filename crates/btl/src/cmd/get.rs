@@ -1,6 +1,7 @@
 //! `btl get`: download a torrent or magnet.
 
 use crate::cmd::engine::{self, EngineArgs, Progress};
+use crate::cmd::get_prov;
 use crate::input::{self, Source};
 use crate::units::format_bytes;
 use anyhow::{bail, Context, Result};
@@ -12,11 +13,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Download a torrent (.torrent, .btl or magnet link).
+/// Download a torrent (.torrent, .btl or magnet link), verified against
+/// its creator's signed manifest.
 ///
-/// Pieces are verified before they are written; progress is recorded
-/// durably, so an interrupted download (Ctrl-C, a crash, a power cut)
-/// resumes where it stopped when the same command runs again.
+/// Before downloading, the provenance manifest is found — the --prov file,
+/// else the ledger's registry (--ledger), else <v2 infohash>.prov beside
+/// the .torrent, else from peers that offer it (the btl_prov extension) —
+/// and verified: its signature by the creator, the torrent's infohashes,
+/// files and BEP 52 pieces roots against the manifest (for a magnet, the
+/// info dictionary fetched from peers), and with the ledger, the receipt
+/// against the validators' keys, the ledger's record and the creator key's
+/// status. The creator, license and suggested payment are printed. Content
+/// that is unregistered (no ledger anchor), revoked, or whose manifest does
+/// not verify or is for another torrent is refused unless
+/// --allow-unverified (--allow-unregistered accepts a manifest that is
+/// validly signed and matches but is not on the ledger).
+///
+/// Pieces are verified before they are written (against the roots the
+/// creator signed); progress is recorded durably, so an interrupted
+/// download (Ctrl-C, a crash, a power cut) resumes where it stopped when
+/// the same command runs again.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A .torrent file, a .btl file, or a magnet link (quote it).
@@ -37,6 +53,26 @@ pub struct Args {
     /// Hash everything already on disk before downloading.
     #[arg(long)]
     pub recheck: bool,
+    /// The torrent's provenance file (.prov: the signed manifest)
+    /// [default: <v2 infohash>.prov beside the .torrent, else from peers].
+    #[arg(long, value_name = "FILE")]
+    pub prov: Option<PathBuf>,
+    /// Download even when no valid provenance manifest is found (or it
+    /// does not match): a warning is printed instead of refusing.
+    #[arg(long)]
+    pub allow_unverified: bool,
+    /// Accept a manifest that is validly signed by its creator and matches
+    /// the torrent but is not anchored on the ledger (no receipt or record
+    /// that verifies, or the ledger not reachable).
+    #[arg(long)]
+    pub allow_unregistered: bool,
+    /// The ledger node to resolve and check the manifest with.
+    #[arg(long, env = "BTL_LEDGER", value_name = "URL", default_value = btl_registry::DEFAULT_LEDGER_URL)]
+    pub ledger: String,
+    /// Do not contact the ledger (the manifest must come from --prov, a
+    /// .prov beside the torrent, or peers; it counts as unregistered).
+    #[arg(long)]
+    pub offline: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -70,8 +106,12 @@ async fn run_async(args: Args) -> Result<()> {
     // from a magnet's info dictionary have come from peers (BEP 52).
     let mut metadata_path: Option<PathBuf> = None;
     let mut magnet_trackers: Vec<Vec<String>> = Vec::new();
+    let mut from_file = false;
     let torrent: Torrent = match input::load(&args.input)? {
-        Source::Torrent { torrent, .. } => *torrent,
+        Source::Torrent { torrent, .. } => {
+            from_file = true;
+            *torrent
+        }
         Source::Magnet(m) => {
             let hashes = m.infohashes().context("the magnet link has no infohash")?;
             for p in &m.peers {
@@ -139,6 +179,7 @@ async fn run_async(args: Args) -> Result<()> {
             t
         }
     };
+    let provenance = resolve_provenance(&args, from_file, &session, &torrent, &peers).await?;
     let torrent = Arc::new(torrent);
     let wanted_files = select_files(&torrent, &args.only)?;
     let wanted_bytes: u64 = torrent
@@ -180,6 +221,10 @@ async fn run_async(args: Args) -> Result<()> {
     )
     .await
     .with_context(|| format!("cannot start {}", torrent.name()))?;
+    if let Some(v) = &provenance {
+        // Pass the verified document on to peers that ask.
+        let _ = handle.set_provenance(v.doc.clone()).await;
+    }
 
     let progress = Progress::new(args.engine.json, wanted_bytes, torrent.name());
     let piece_length = torrent.piece_length();
@@ -246,6 +291,144 @@ async fn run_async(args: Args) -> Result<()> {
     );
     Ok(())
 }
+
+/// Finds and verifies the manifest; `None` when the user allowed an
+/// unverified download and none verified (the warning is printed here).
+async fn resolve_provenance(
+    args: &Args,
+    from_file: bool,
+    session: &btl_net::Session,
+    torrent: &Torrent,
+    peers: &[std::net::SocketAddr],
+) -> Result<Option<get_prov::Verified>> {
+    let mut ledger_note = String::from("--offline");
+    let ledger = match torrent.info_hashes().v2() {
+        Some(v2) if !args.offline => {
+            match get_prov::LedgerCtx::fetch(&args.ledger, &v2.to_hex()).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    ledger_note = format!("ledger {} not reachable: {e}", args.ledger);
+                    if !args.engine.json {
+                        eprintln!("warning: {ledger_note}");
+                    }
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let ledger = ledger.as_ref();
+    let from_ledger = ledger.and_then(|l| get_prov::from_ledger(l, torrent));
+    let found: Result<get_prov::Verified, String> = if let Some(p) = &args.prov {
+        get_prov::from_file(p, torrent, ledger).map_err(|e| format!("{e:#}"))
+    } else if let Some(r) = from_ledger {
+        r.map_err(|e| format!("ledger {}: {e}", args.ledger))
+    } else if let Some(p) = from_file
+        .then(|| get_prov::beside(&args.input, torrent))
+        .flatten()
+    {
+        get_prov::from_file(&p, torrent, ledger).map_err(|e| format!("{e:#}"))
+    } else if torrent.info_hashes().v2().is_none() {
+        Err("unregistered: a v1-only torrent has no provenance manifest (manifests name the v2 infohash)".into())
+    } else if peers.is_empty() {
+        Err("unregistered: no provenance manifest (not on the ledger, no --prov, no .prov beside the torrent, no peer to ask)".into())
+    } else {
+        if !args.engine.json {
+            eprintln!(
+                "fetching the provenance manifest from {} peer(s)...",
+                peers.len()
+            );
+        }
+        match btl_net::prov::fetch_prov(
+            session,
+            torrent.info_hashes(),
+            peers,
+            PROV_PER_PEER,
+            btl_manifest::prov::MAX_PROV_BYTES as u64,
+            get_prov::peer_verifier(torrent, ledger),
+        )
+        .await
+        {
+            Ok((mut v, addr)) => {
+                v.source = format!("peer {addr}");
+                Ok(v)
+            }
+            Err(e) if e.any_refused() => Err(e.to_string()),
+            Err(e) => Err(format!("unregistered: no provenance manifest found ({e})")),
+        }
+    };
+    // A manifest not from the registry's record: the creator key's status.
+    let found = match (found, ledger) {
+        (Ok(mut v), Some(l)) if !v.source.starts_with("ledger ") => {
+            match v.verdict.creator.clone() {
+                Some(did) => match l.key_status(&did).await {
+                    Some(ks) => {
+                        let file = btl_manifest::prov::ProvFile::parse(&v.doc);
+                        match file {
+                            Ok(f) => get_prov::verify_parts(
+                                f.manifest_value().to_string().as_bytes(),
+                                f.receipt.as_deref(),
+                                torrent,
+                                Some(l),
+                                Some(&ks),
+                            )
+                            .map(|verdict| {
+                                v.verdict = verdict;
+                                v
+                            })
+                            .map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                    None => Ok(v),
+                },
+                None => Ok(v),
+            }
+        }
+        (r, _) => r,
+    };
+    let found = match found {
+        Ok(v) if !v.verdict.registered && !args.allow_unregistered => Err(format!(
+            "unregistered: the manifest is signed by {} and matches, but is not anchored on the ledger ({}); --allow-unregistered accepts it",
+            v.verdict.creator.as_deref().unwrap_or("?"),
+            if ledger.is_some() {
+                format!("no receipt or record on {} verifies it", args.ledger)
+            } else {
+                ledger_note.clone()
+            }
+        )),
+        r => r,
+    };
+    match found {
+        Ok(v) => {
+            if args.engine.json {
+                let mut j = get_prov::to_json(&v);
+                j["event"] = json!("provenance");
+                engine::event(j);
+            } else {
+                get_prov::print(&v);
+            }
+            Ok(Some(v))
+        }
+        Err(reason) if args.allow_unverified => {
+            eprintln!(
+                "warning: UNVERIFIED download of {}: {reason}; proceeding because of --allow-unverified",
+                torrent.name()
+            );
+            if args.engine.json {
+                engine::event(json!({"event": "provenance", "verified": false, "reason": reason}));
+            }
+            Ok(None)
+        }
+        Err(reason) => bail!(
+            "refusing to download {}: {reason}\n(give the .prov with --prov FILE, or --allow-unverified to download anyway)",
+            torrent.name()
+        ),
+    }
+}
+
+/// How long one peer may take to deliver the manifest.
+const PROV_PER_PEER: Duration = Duration::from_secs(10);
 
 fn summary(t: &Torrent, s: &btl_net::TorrentStats, bytes: u64, took: Duration, json: bool) {
     let secs = took.as_secs_f64().max(1e-3);

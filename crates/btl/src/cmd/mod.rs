@@ -4,6 +4,7 @@ pub mod convert;
 pub mod create;
 pub mod engine;
 pub mod get;
+pub mod get_prov;
 pub mod info;
 pub mod key;
 pub mod ledger;

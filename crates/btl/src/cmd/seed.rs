@@ -14,6 +14,11 @@ use std::sync::Arc;
 /// The data is checked first (quickly, when resume data from an earlier
 /// run says it is intact), then served to every peer that asks until
 /// Ctrl-C.
+///
+/// With a provenance file (--prov FILE, or <v2 infohash>.prov beside the
+/// torrent), its signed manifest is verified against the torrent and then
+/// offered to peers through the btl_prov extension, so `btl get` by magnet
+/// can verify the content; other clients ignore it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The .torrent or .btl file.
@@ -24,6 +29,14 @@ pub struct Args {
     /// Hash everything on disk even if resume data says it is intact.
     #[arg(long)]
     pub recheck: bool,
+    /// The provenance file (.prov) to offer to peers [default:
+    /// <v2 infohash>.prov beside the torrent, if there is one].
+    #[arg(long, value_name = "FILE")]
+    pub prov: Option<PathBuf>,
+    /// Offer the .prov without verifying it first (to test how downloaders
+    /// refuse a bad one).
+    #[arg(long, hide = true)]
+    pub unchecked_prov: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -47,6 +60,7 @@ async fn run_async(args: Args) -> Result<()> {
             torrent.name()
         );
     }
+    let prov_doc = load_prov(&args, &torrent)?;
     let peers = args.engine.peer_addrs()?;
     let state_dir = args.engine.state_dir()?;
     let tls = engine::tracker_tls(args.engine.tracker_ca.as_deref())?;
@@ -82,6 +96,12 @@ async fn run_async(args: Args) -> Result<()> {
     )
     .await
     .with_context(|| format!("cannot start {}", torrent.name()))?;
+    if let Some((doc, _)) = &prov_doc {
+        handle
+            .set_provenance(doc.clone())
+            .await
+            .context("cannot offer the provenance file")?;
+    }
     let mut stats = handle.stats();
     // Wait for the check to finish.
     let s = loop {
@@ -105,6 +125,7 @@ async fn run_async(args: Args) -> Result<()> {
             "name": torrent.name(),
             "have_pieces": s.have_pieces,
             "pieces": s.wanted_pieces,
+            "prov": prov_doc.as_ref().map(|(_, p)| p.display().to_string()),
         }));
     } else {
         println!(
@@ -113,6 +134,12 @@ async fn run_async(args: Args) -> Result<()> {
             pct,
             format_bytes(torrent.total_length())
         );
+        if let Some((_, p)) = &prov_doc {
+            println!(
+                "offering the provenance manifest {} to peers (btl_prov)",
+                p.display()
+            );
+        }
         if s.have_pieces < s.wanted_pieces {
             eprintln!(
                 "warning: only {} of {} pieces are on disk; peers get what is there",
@@ -141,4 +168,36 @@ async fn run_async(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The `.prov` to offer: --prov, else the one beside the torrent; verified
+/// against the torrent unless --unchecked-prov.
+fn load_prov(
+    args: &Args,
+    torrent: &btl_metainfo::torrent::Torrent,
+) -> Result<Option<(Vec<u8>, PathBuf)>> {
+    let path = match &args.prov {
+        Some(p) => p.clone(),
+        None => match crate::cmd::get_prov::beside(&args.torrent, torrent) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    if args.unchecked_prov {
+        let len = std::fs::metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        if len == 0 || len > btl_manifest::prov::MAX_PROV_BYTES as u64 {
+            bail!(
+                "{}: {len} bytes is not a servable .prov size",
+                path.display()
+            );
+        }
+        let doc =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(Some((doc, path)));
+    }
+    let v = crate::cmd::get_prov::from_file(&path, torrent, None)
+        .context("the provenance file cannot be offered")?;
+    Ok(Some((v.doc, path)))
 }
