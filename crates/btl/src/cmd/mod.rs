@@ -14,4 +14,5 @@ pub mod scrape;
 pub mod seed;
 pub mod tracker;
 pub mod up;
+pub mod up_ledger;
 pub mod verify;
