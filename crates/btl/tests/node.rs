@@ -788,7 +788,7 @@ fn node_embedded_ledger_survives_restart_and_kill9() {
     assert!(data.join("ledger/genesis.json").exists());
     let genesis = std::fs::read(data.join("ledger/genesis.json")).unwrap();
 
-    let status = wait_height(&node, 3);
+    let status = wait_height(&node, 5);
     assert_eq!(status["chain_id"], "btl-local");
     assert_eq!(status["embedded"], true);
     assert_eq!(status["url"], ledger_url.as_str());
@@ -889,4 +889,85 @@ fn wait_height(node: &NodeProc, height: u64) -> Value {
         std::thread::park_timeout(Duration::from_millis(200));
     }
     panic!("the ledger did not reach height {height}; last status: {last}");
+}
+
+/// `btl remote` drives a node through the same API as the web UI: add a
+/// .torrent paused and a magnet, list, pause, resume, info, remove, with
+/// the token the node requires; clear errors for a missing token, an
+/// unknown torrent and a node that is not running.
+#[test]
+fn remote_cli_drives_a_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_seed_dir, torrent) = payload(tmp.path(), "remote", 1 << 20, &[]);
+    let data = tmp.path().join("node");
+    let node = NodeProc::start(
+        tmp.path(),
+        &data,
+        "btl-up-remote",
+        &["--no-ledger", "--require-token"],
+    );
+    let url = format!("http://{}", node.api);
+    let token_file = data.join("api-token");
+    let remote = |args: &[&str]| {
+        let mut c = btl();
+        c.args(["remote", "--url", &url, "--token-file"])
+            .arg(&token_file)
+            .args(args);
+        c
+    };
+
+    // No token: refused, and the message says what to do.
+    let e = run_err(btl().args(["remote", "--url", &url, "list"]));
+    assert!(e.contains("token"), "{e}");
+
+    let added = run_json(remote(&["add", "--paused", "--json"]).arg(&torrent));
+    assert_eq!(added["name"], "remote", "{added}");
+    let id = added["id"].as_str().unwrap().to_string();
+    let info = run_json(btl().arg("info").arg(&torrent).arg("--json"));
+    let magnet = info["magnet"].as_str().unwrap();
+    let again = run_json(&mut remote(&["add", magnet, "--json"]));
+    assert_eq!(again["duplicate"], true, "the same torrent: {again}");
+
+    let list = run_json(&mut remote(&["list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["state"], "paused", "{list}");
+    let text = run_ok(&mut remote(&["list"]));
+    assert!(text.contains("remote") && text.contains("paused"), "{text}");
+
+    // The node requires the token: poll its state through `btl remote`.
+    let wait_state = |what: &str, cond: &dyn Fn(&Value) -> bool| {
+        let end = std::time::Instant::now() + DEADLINE;
+        loop {
+            let t = run_json(&mut remote(&["info", &id, "--json"]));
+            if cond(&t) {
+                return t;
+            }
+            assert!(std::time::Instant::now() < end, "{what}: last {t}");
+            std::thread::park_timeout(Duration::from_millis(200));
+        }
+    };
+    run_ok(&mut remote(&["resume", "1"]));
+    wait_state("resumed", &|t| t["state"] != "paused");
+    run_ok(&mut remote(&["pause", &id]));
+    wait_state("paused", &|t| t["state"] == "paused");
+    let details = run_ok(&mut remote(&["info", "1"]));
+    assert!(details.contains("save_dir"), "{details}");
+
+    let e = run_err(&mut remote(&["pause", "99"]));
+    assert!(e.contains("404") && e.contains("no torrent 99"), "{e}");
+    let e = run_err(&mut remote(&["info", "../x"]));
+    assert!(e.contains("not a torrent number"), "{e}");
+
+    let out = run_ok(&mut remote(&["remove", "1"]));
+    assert!(out.contains("removed"), "{out}");
+    let list = run_json(&mut remote(&["list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    node.stop();
+
+    // The node is gone.
+    let e = run_err(btl().args(["remote", "--url", &url, "list"]));
+    assert!(
+        e.contains("no btl node answers") && e.contains("btl up"),
+        "{e}"
+    );
 }

@@ -83,6 +83,18 @@ async fn get(url: &str) -> Result<Reply, ApiError> {
 /// Sends a GET and reads the whole reply (head and body), at most `limit`
 /// bytes.
 async fn read_reply(url: &str, accept: &str, limit: usize) -> Result<Vec<u8>, String> {
+    send(url, "GET", &[("Accept", accept)], b"", limit).await
+}
+
+/// Sends one request (`Connection: close`) and reads the whole reply, at
+/// most `limit` bytes.
+async fn send(
+    url: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, String> {
     let (authority, path) = split(url).map_err(|e| e.to_string())?;
     let target = if authority
         .rsplit_once(':')
@@ -96,13 +108,22 @@ async fn read_reply(url: &str, accept: &str, limit: usize) -> Result<Vec<u8>, St
     let mut s = tokio::net::TcpStream::connect(&target)
         .await
         .map_err(|e| e.to_string())?;
-    let head = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: btl/{}\r\nAccept: {accept}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: btl/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\nContent-Length: {}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        body.len()
     );
+    for (k, v) in headers {
+        if k.contains(['\r', '\n']) || v.contains(['\r', '\n']) {
+            return Err(format!("header {k:?} has a line break"));
+        }
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     s.write_all(head.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
+    s.write_all(body).await.map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -142,6 +163,26 @@ pub async fn get_json(
     let (status, body) = status_body(&raw)?;
     let v = serde_json::from_slice(&body).map_err(|e| format!("HTTP {status}: not JSON: {e}"))?;
     Ok((status, v))
+}
+
+/// Sends a request with `headers` and `body` and returns the reply's
+/// status and (de-chunked) body, at most `max_body` bytes, within
+/// `timeout`. For `btl remote`.
+pub async fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    max_body: usize,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let raw = tokio::time::timeout(
+        timeout,
+        send(url, method, headers, body, max_body + MAX_HEAD),
+    )
+    .await
+    .map_err(|_| format!("no answer within {} s", timeout.as_secs()))??;
+    status_body(&raw)
 }
 
 /// A reply's status and (de-chunked) body.

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod ledger_app;
 pub mod ledger_bench;
 pub mod manifest;
+pub mod remote;
 pub mod scrape;
 pub mod seed;
 pub mod tracker;
