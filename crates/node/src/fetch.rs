@@ -186,7 +186,7 @@ pub async fn request(
 }
 
 /// A reply's status and (de-chunked) body.
-fn status_body(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
+pub(crate) fn status_body(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -302,6 +302,20 @@ mod tests {
             complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab"),
             Some(40)
         );
+    }
+
+    #[test]
+    fn status_and_body_of_any_reply() {
+        let (s, b) =
+            status_body(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}").expect("ok");
+        assert_eq!((s, b.as_slice()), (404, &b"{}"[..]));
+        let (s, b) = status_body(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        )
+        .expect("chunked");
+        assert_eq!((s, b.as_slice()), (200, &b"{}"[..]));
+        assert!(status_body(b"HTTP/1.1 xx\r\n\r\n").is_err());
+        assert!(status_body(b"no head").is_err());
     }
 
     #[test]

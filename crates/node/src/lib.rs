@@ -367,9 +367,11 @@ async fn start_tracker(
 }
 
 /// For the fuzzer: the node's own parsers on arbitrary bytes (the config
-/// file, the saved torrent list). Never panics.
+/// file, the saved torrent list, an HTTP reply). Never panics.
 #[doc(hidden)]
 pub fn fuzz_inputs(data: &[u8]) {
+    // An HTTP reply from the ledger or a node (`btl remote`).
+    let _ = fetch::status_body(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = FileConfig::parse(text);
     }

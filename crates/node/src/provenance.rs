@@ -158,3 +158,81 @@ pub(crate) async fn compute(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use btl_registry::verdict::{Check, CheckStatus, Verdict};
+
+    fn verdict(ok: bool, checks: Vec<(&str, CheckStatus, &str)>) -> Verdict {
+        Verdict {
+            ok,
+            registered: false,
+            manifest_id: None,
+            creator: Some("did:key:z6Mk".into()),
+            creator_account: Some("btl1abc".into()),
+            name: None,
+            infohash_v2: None,
+            license: Some("CC-BY-4.0".into()),
+            terms: None,
+            pay_to: None,
+            splits: Vec::new(),
+            registered_height: None,
+            checks: checks
+                .into_iter()
+                .map(|(n, s, d)| Check {
+                    name: n.into(),
+                    status: s,
+                    detail: d.into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn verdicts_become_badges() {
+        let v = verdict(true, vec![("signature", CheckStatus::Pass, "ok")]);
+        assert_eq!(
+            Provenance::from_verdict(&v),
+            Provenance::Verified {
+                creator: "did:key:z6Mk (btl1abc)".into(),
+                license: Some("CC-BY-4.0".into()),
+                pay_to: None,
+            }
+        );
+        let v = verdict(
+            false,
+            vec![(
+                "creator_key",
+                CheckStatus::Fail,
+                "the key was revoked at height 9",
+            )],
+        );
+        assert!(
+            matches!(Provenance::from_verdict(&v), Provenance::Revoked { reason } if reason.contains("height 9"))
+        );
+        let v = verdict(
+            false,
+            vec![("torrent", CheckStatus::Fail, "pieces root differs")],
+        );
+        assert!(
+            matches!(Provenance::from_verdict(&v), Provenance::Mismatch { reason } if reason.contains("pieces root"))
+        );
+        let json = serde_json::to_value(Provenance::Unregistered).unwrap();
+        assert_eq!(json, serde_json::json!({"status": "unregistered"}));
+    }
+
+    #[test]
+    fn manifest_paths_stay_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let p = prov_paths(&data, "ab", Path::new("/srv"), "album");
+        assert_eq!(p[1], Path::new("/srv/album.prov"));
+        assert_eq!(prov_paths(&data, "ab", Path::new("/srv"), "../x").len(), 1);
+        assert_eq!(prov_paths(&data, "ab", Path::new("/srv"), "..").len(), 1);
+        let big = tmp.path().join("big.prov");
+        std::fs::write(&big, vec![b' '; (MAX_PROV_BYTES + 1) as usize]).unwrap();
+        assert!(read_prov(&[big]).unwrap_err().contains("limit"));
+        assert_eq!(read_prov(&[tmp.path().join("none")]).unwrap(), None);
+    }
+}
