@@ -103,20 +103,19 @@ impl Client {
         if let Some(a) = &auth {
             headers.push(("Authorization", a.as_str()));
         }
-        let (status, bytes) = btl_node::fetch::request(
-            method, &url, &headers, body, MAX_REPLY, TIMEOUT,
-        )
-        .await
-        .map_err(|e| {
-            if e.contains("refused") {
-                anyhow!(
+        let (status, bytes) =
+            btl_node::fetch::request(method, &url, &headers, body, MAX_REPLY, TIMEOUT)
+                .await
+                .map_err(|e| {
+                    if e.contains("refused") {
+                        anyhow!(
                     "no btl node answers at {}: {e} (start one with `btl up`, or give --url)",
                     self.base
                 )
-            } else {
-                anyhow!("{url}: {e}")
-            }
-        })?;
+                    } else {
+                        anyhow!("{url}: {e}")
+                    }
+                })?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             return Ok(v);
