@@ -45,6 +45,9 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Run a node: peer engine, tracker, HTTP API and web UI.
     Up(cmd::up::Args),
+    /// Drive a running `btl up` node from the command line (list, add,
+    /// pause, resume, remove, info) through its HTTP API.
+    Remote(cmd::remote::Args),
     /// Create and run validators of the bitorrent ledger.
     Ledger(cmd::ledger::Args),
     // publish: registry commands
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Manifest(a) => cmd::manifest::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Up(a) => cmd::up::run(a),
+        Command::Remote(a) => cmd::remote::run(a),
         Command::Ledger(a) => cmd::ledger::run(a),
         Command::Publish(a) => cmd::publish::run(a),
         Command::License(a) => cmd::license::run(a),

@@ -169,7 +169,12 @@ fn node_downloads_by_api_and_transmission_remote_drives_it() {
 #[test]
 fn node_api_rejects_bad_input_clearly() {
     let tmp = tempfile::tempdir().unwrap();
-    let node = NodeProc::start(tmp.path(), &tmp.path().join("node"), "btl-up", &[]);
+    let node = NodeProc::start(
+        tmp.path(),
+        &tmp.path().join("node"),
+        "btl-up",
+        &["--no-ledger"],
+    );
     let a = node.api;
     let check = |r: Reply, status: u16, code: &str, words: &str| {
         assert_eq!(r.status, status, "{}", r.text());
@@ -382,7 +387,7 @@ fn node_api_rejects_bad_input_clearly() {
     );
     let r = request(a, "DELETE", &format!("/api/v1/torrents/{}", "2"), &[], b"");
     assert_eq!(r.status, 200, "{}", r.text());
-    // The ledger is not in this node yet.
+    // This node runs without the ledger.
     check(
         request(a, "GET", "/api/v1/ledger/status", &[], b""),
         503,
@@ -646,7 +651,7 @@ fn node_resumes_every_torrent_after_kill9() {
 
 /// The web UI in headless Chromium: load the page, add a magnet, watch it
 /// progress to done, see the provenance badge, open the files tab and the
-/// ledger page ("ledger not enabled"); screenshots are kept under
+/// ledger explorer (blocks of the embedded ledger); screenshots are kept under
 /// target/tmp/ as test artefacts.
 #[test]
 fn node_web_ui_in_headless_chromium() {
@@ -683,9 +688,9 @@ fn node_web_ui_in_headless_chromium() {
         ui,
         &format!("const r = {row}; const b = r && r.querySelector('.badge[data-provenance]'); return b && b.dataset.provenance;"),
     );
-    assert_eq!(
-        badge, "unknown",
-        "the badge slot shows the provenance status"
+    assert!(
+        badge == "unknown" || badge == "unregistered",
+        "the badge slot shows the provenance status: {badge}"
     );
 
     // Watch the progress bar: it moves through intermediate values to 100%.
@@ -717,6 +722,16 @@ fn node_web_ui_in_headless_chromium() {
         seen.iter().any(|&p| p > 0.0 && p < 1.0),
         "the page showed the download in progress: {seen:?}"
     );
+    // The embedded ledger does not know this torrent: the badge warns.
+    let warned = browser.wait_for(
+        "the unregistered badge",
+        ui,
+        &format!("const r = {row}; const b = r && r.querySelector('.badge[data-provenance=unregistered]'); return b && b.textContent;"),
+    );
+    assert!(
+        warned.as_str().unwrap().contains("unregistered"),
+        "{warned}"
+    );
     browser.screenshot(&artefacts.join("done.png"));
     assert_same_tree(&seed_dir, &data.join("downloads"));
 
@@ -729,20 +744,230 @@ fn node_web_ui_in_headless_chromium() {
     );
     browser.screenshot(&artefacts.join("files.png"));
 
-    // The ledger explorer and the reputation page say the ledger is off.
+    // The ledger explorer shows the embedded ledger's blocks and its one
+    // validator.
     browser.click("nav a[data-page=ledger]");
-    browser.wait_for(
-        "the ledger notice",
+    let rows = browser.wait_for(
+        "the explorer's blocks",
         ui,
-        "const n = document.querySelector('#ledger-body .ledger-disabled'); return n && n.textContent.includes('Ledger not enabled');",
+        "const s = document.querySelector('#ledger-body .ledger-status'); const r = document.querySelectorAll('#ledger-blocks tbody tr'); return s && r.length > 0 && s.textContent.includes('btl-local') ? r.length : null;",
     );
+    assert!(rows.as_u64().unwrap() >= 1, "{rows}");
     browser.screenshot(&artefacts.join("ledger.png"));
     browser.click("nav a[data-page=reputation]");
+    browser.type_into("#rep-id", "btl1example");
+    browser.click("#rep-form button");
     browser.wait_for(
-        "the reputation notice",
+        "a neutral reputation",
         ui,
-        "const n = document.querySelector('#rep-body .ledger-disabled'); return n && !document.getElementById('page-reputation').hidden;",
+        "const b = document.getElementById('rep-body'); return !document.getElementById('page-reputation').hidden && b.textContent.includes('neutral');",
     );
     drop(browser);
     node.stop();
+}
+
+/// The embedded ledger of `btl up`: a fresh data directory gets its own
+/// one-validator chain whose real blocks the explorer API lists; SIGTERM
+/// stops it and a restart resumes at its height; so does `kill -9`.
+#[test]
+fn node_embedded_ledger_survives_restart_and_kill9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("node");
+    let started = std::time::Instant::now();
+    let node = NodeProc::start(tmp.path(), &data, "btl-up-ledger-1", &[]);
+    eprintln!(
+        "btl up with a fresh ledger listened after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        node.listening["ledger_embedded"], true,
+        "{}",
+        node.listening
+    );
+    let ledger_url = node.listening["ledger"].as_str().unwrap().to_string();
+    assert!(data.join("ledger/genesis.json").exists());
+    let genesis = std::fs::read(data.join("ledger/genesis.json")).unwrap();
+
+    let status = wait_height(&node, 5);
+    assert_eq!(status["chain_id"], "btl-local");
+    assert_eq!(status["embedded"], true);
+    assert_eq!(status["url"], ledger_url.as_str());
+
+    // Real blocks, newest first, each with its hash and signer.
+    let blocks = node.get("/api/v1/ledger/blocks?limit=3");
+    let list = blocks["blocks"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{blocks}");
+    let heights: Vec<u64> = list.iter().map(|b| b["height"].as_u64().unwrap()).collect();
+    assert!(heights.windows(2).all(|w| w[0] == w[1] + 1), "{heights:?}");
+    for b in list {
+        assert_eq!(b["hash"].as_str().unwrap().len(), 64, "{b}");
+        assert_eq!(b["signers"], 1, "one validator signed: {b}");
+    }
+    let older = node.get(&format!(
+        "/api/v1/ledger/blocks?before={}&limit=1",
+        heights[2]
+    ));
+    assert_eq!(older["blocks"][0]["height"], heights[2] - 1, "{older}");
+    let one = node.get("/api/v1/ledger/blocks/1");
+    assert_eq!(one["height"], 1);
+    assert_eq!(one["header"]["height"], 1, "{one}");
+    let r = request(node.api, "GET", "/api/v1/ledger/blocks/99999999", &[], b"");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "not_found", "{}", r.text());
+
+    // The one validator, and its funded account.
+    let vals = node.get("/api/v1/ledger/validators");
+    let vs = vals["validators"].as_array().unwrap();
+    assert_eq!(vs.len(), 1, "{vals}");
+    assert_eq!(vs[0]["power"], 100);
+    let addr = status["address"].as_str().unwrap();
+    let acct = node.get(&format!("/api/v1/ledger/accounts/{addr}"));
+    assert!(acct["account"].is_object(), "{acct}");
+    let r = request(
+        node.api,
+        "GET",
+        "/api/v1/ledger/accounts/not%20an%20id",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = request(
+        node.api,
+        "GET",
+        &format!("/api/v1/ledger/torrents/{}", "ab".repeat(32)),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 404, "an unregistered torrent: {}", r.text());
+    let rep = node.get(&format!("/api/v1/reputation/{addr}"));
+    assert_eq!(rep["level"], "neutral", "{rep}");
+
+    // SIGTERM: the ledger stops with the node; a restart resumes it.
+    let h1 = status["height"].as_u64().unwrap();
+    node.stop();
+    let node = NodeProc::start(tmp.path(), &data, "btl-up-ledger-2", &[]);
+    let s2 = node.get("/api/v1/ledger/status");
+    assert!(
+        s2["height"].as_u64().unwrap() >= h1,
+        "the chain resumed at its height ({h1}): {s2}"
+    );
+    assert_eq!(s2["address"], status["address"], "the same validator key");
+    let s2 = wait_height(&node, s2["height"].as_u64().unwrap() + 2);
+
+    // kill -9: the same.
+    let h2 = s2["height"].as_u64().unwrap();
+    let hash2 = node.get(&format!("/api/v1/ledger/blocks/{h2}"))["hash"].clone();
+    node.kill9();
+    let node = NodeProc::start(tmp.path(), &data, "btl-up-ledger-3", &[]);
+    let s3 = wait_height(&node, h2 + 2);
+    assert_eq!(s3["chain_id"], "btl-local");
+    assert_eq!(
+        node.get(&format!("/api/v1/ledger/blocks/{h2}"))["hash"],
+        hash2,
+        "block {h2} is the same block after the crash"
+    );
+    assert_eq!(
+        std::fs::read(data.join("ledger/genesis.json")).unwrap(),
+        genesis,
+        "the genesis is kept"
+    );
+    node.stop();
+}
+
+/// Polls the explorer until the ledger reaches `height`.
+fn wait_height(node: &NodeProc, height: u64) -> Value {
+    let end = std::time::Instant::now() + Duration::from_secs(90);
+    let mut last = Value::Null;
+    while std::time::Instant::now() < end {
+        let r = request(node.api, "GET", "/api/v1/ledger/status", &[], b"");
+        if r.status == 200 {
+            last = r.json();
+            if last["height"].as_u64().unwrap_or(0) >= height {
+                return last;
+            }
+        }
+        std::thread::park_timeout(Duration::from_millis(200));
+    }
+    panic!("the ledger did not reach height {height}; last status: {last}");
+}
+
+/// `btl remote` drives a node through the same API as the web UI: add a
+/// .torrent paused and a magnet, list, pause, resume, info, remove, with
+/// the token the node requires; clear errors for a missing token, an
+/// unknown torrent and a node that is not running.
+#[test]
+fn remote_cli_drives_a_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_seed_dir, torrent) = payload(tmp.path(), "remote", 1 << 20, &[]);
+    let data = tmp.path().join("node");
+    let node = NodeProc::start(
+        tmp.path(),
+        &data,
+        "btl-up-remote",
+        &["--no-ledger", "--require-token"],
+    );
+    let url = format!("http://{}", node.api);
+    let token_file = data.join("api-token");
+    let remote = |args: &[&str]| {
+        let mut c = btl();
+        c.args(["remote", "--url", &url, "--token-file"])
+            .arg(&token_file)
+            .args(args);
+        c
+    };
+
+    // No token: refused, and the message says what to do.
+    let e = run_err(btl().args(["remote", "--url", &url, "list"]));
+    assert!(e.contains("token"), "{e}");
+
+    let added = run_json(remote(&["add", "--paused", "--json"]).arg(&torrent));
+    assert_eq!(added["name"], "remote", "{added}");
+    let id = added["id"].as_str().unwrap().to_string();
+    let info = run_json(btl().arg("info").arg(&torrent).arg("--json"));
+    let magnet = info["magnet"].as_str().unwrap();
+    let again = run_json(&mut remote(&["add", magnet, "--json"]));
+    assert_eq!(again["duplicate"], true, "the same torrent: {again}");
+
+    let list = run_json(&mut remote(&["list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["state"], "paused", "{list}");
+    let text = run_ok(&mut remote(&["list"]));
+    assert!(text.contains("remote") && text.contains("paused"), "{text}");
+
+    // The node requires the token: poll its state through `btl remote`.
+    let wait_state = |what: &str, cond: &dyn Fn(&Value) -> bool| {
+        let end = std::time::Instant::now() + DEADLINE;
+        loop {
+            let t = run_json(&mut remote(&["info", &id, "--json"]));
+            if cond(&t) {
+                return t;
+            }
+            assert!(std::time::Instant::now() < end, "{what}: last {t}");
+            std::thread::park_timeout(Duration::from_millis(200));
+        }
+    };
+    run_ok(&mut remote(&["resume", "1"]));
+    wait_state("resumed", &|t| t["state"] != "paused");
+    run_ok(&mut remote(&["pause", &id]));
+    wait_state("paused", &|t| t["state"] == "paused");
+    let details = run_ok(&mut remote(&["info", "1"]));
+    assert!(details.contains("save_dir"), "{details}");
+
+    let e = run_err(&mut remote(&["pause", "99"]));
+    assert!(e.contains("404") && e.contains("no torrent 99"), "{e}");
+    let e = run_err(&mut remote(&["info", "../x"]));
+    assert!(e.contains("not a torrent number"), "{e}");
+
+    let out = run_ok(&mut remote(&["remove", "1"]));
+    assert!(out.contains("removed"), "{out}");
+    let list = run_json(&mut remote(&["list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    node.stop();
+
+    // The node is gone.
+    let e = run_err(btl().args(["remote", "--url", &url, "list"]));
+    assert!(
+        e.contains("no btl node answers") && e.contains("btl up"),
+        "{e}"
+    );
 }

@@ -80,14 +80,21 @@ function badge(p) {
   const status = (p && p.status) || "unknown";
   const labels = {
     unknown: "not checked",
-    verified: "verified",
-    unregistered: "unregistered",
-    revoked: "revoked",
+    verified: "✔ verified",
+    unregistered: "⚠ unregistered",
+    revoked: "✖ revoked",
+    mismatch: "✖ mismatch",
   };
-  const b = el("span", { class: "badge prov-" + status, "data-provenance": status },
-    labels[status] || status);
+  let text = labels[status] || status;
+  if (status === "verified" && p.license) text += " · " + p.license;
+  const b = el("span", { class: "badge prov-" + status, "data-provenance": status }, text);
   if (p && p.reason) b.title = p.reason;
-  if (p && p.creator) b.title = "creator: " + p.creator + (p.license ? ", license: " + p.license : "");
+  if (status === "unregistered") b.title = "this torrent is not registered on the ledger: its creator is unknown";
+  if (p && p.creator) {
+    b.title = "creator: " + p.creator + (p.license ? "\nlicense: " + p.license : "") +
+      (p.pay_to ? "\npays to: " + p.pay_to : "");
+    b.dataset.creator = p.creator;
+  }
   return b;
 }
 
@@ -323,16 +330,42 @@ function kv(obj) {
   return table(["", ""], Object.entries(obj || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]));
 }
 
+const short = (h) => (h && h.length > 16 ? h.slice(0, 8) + "…" + h.slice(-6) : String(h ?? "–"));
+
 async function showLedger() {
   const body = document.getElementById("ledger-body");
   try {
     const status = await call("GET", "/ledger/status");
     const blocks = await call("GET", "/ledger/blocks?limit=20");
     const validators = await call("GET", "/ledger/validators");
+    const head = el("p", { class: "ledger-status", "data-height": status.height },
+      `Chain ${status.chain_id}, height ${status.height}` +
+      (status.embedded ? " (kept by this node)" : ` (followed at ${status.url})`));
+    const blockRows = (blocks.blocks || []).map((b) =>
+      [String(b.height), short(b.hash), b.time_ms ? new Date(b.time_ms).toLocaleString() : "–",
+       String(b.tx_count ?? 0), short(b.proposer)]);
+    const blockTable = table(["Height", "Hash", "Time", "Txs", "Proposer"], blockRows);
+    blockTable.id = "ledger-blocks";
+    const valRows = (validators.validators || []).map((v) => [short(v.address), String(v.power)]);
+    const result = el("div", { id: "ledger-lookup-result" });
+    const input = el("input", { id: "ledger-lookup", type: "text",
+      placeholder: "account (btl1…) or torrent infohash", "aria-label": "Account or torrent" });
+    const form = el("form", { class: "bar", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const id = input.value.trim();
+      if (!id) return;
+      const kind = id.startsWith("btl1") ? "accounts" : "torrents";
+      try {
+        result.replaceChildren(kv(await call("GET", `/ledger/${kind}/` + encodeURIComponent(id))));
+      } catch (e) {
+        result.replaceChildren(notice("warn", e.message));
+      }
+    } }, input, el("button", { type: "submit" }, "Look up"));
     body.replaceChildren(
-      el("h3", {}, "Status"), kv(status),
-      el("h3", {}, "Recent blocks"), kv(blocks),
-      el("h3", {}, "Validators"), kv(validators));
+      head,
+      el("h3", {}, "Recent blocks"), blockTable,
+      el("h3", {}, "Validators"), table(["Address", "Power"], valRows),
+      el("h3", {}, "Accounts and torrents"), form, result);
   } catch (e) {
     ledgerUnavailable(body, e);
   }

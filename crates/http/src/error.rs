@@ -43,7 +43,8 @@ impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> HttpError {
         let status = match &e {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnknownTorrent(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownTorrent(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::LedgerUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::LedgerNotEnabled | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -34,6 +34,10 @@ pub(crate) struct Inner {
     pub config: NodeConfig,
     pub data: DataDir,
     pub session: Session,
+    /// Each torrent's provenance status.
+    pub provenance: crate::provenance::Cache,
+    /// The DHT node and LSD every torrent uses.
+    pub discovery: crate::supervisor::Discovery,
     /// The torrents, by number. Locked only for lookups and inserts, never
     /// across an await.
     pub slots: Mutex<BTreeMap<u32, Entry>>,
@@ -86,6 +90,14 @@ impl Api {
             connections: self.inner.session.connections(),
             uptime_seconds: self.inner.started.elapsed().as_secs(),
             ledger_enabled: self.inner.ledger.is_some(),
+            ledger_url: self.inner.ledger.as_ref().map(|l| l.url().to_string()),
+            dht_addr: self
+                .inner
+                .discovery
+                .dht
+                .as_ref()
+                .map(|d| d.local_addr().into()),
+            lsd: self.inner.discovery.lsd.is_some(),
         }
     }
 
@@ -122,7 +134,42 @@ impl Api {
 
     /// Every torrent, by number.
     pub fn list(&self) -> Vec<TorrentSummary> {
-        self.views().iter().map(|(n, v)| summarize(*n, v)).collect()
+        self.views()
+            .iter()
+            .map(|(n, v)| self.with_provenance(summarize(*n, v)))
+            .collect()
+    }
+
+    fn with_provenance(&self, mut s: TorrentSummary) -> TorrentSummary {
+        if let Some(p) = self.inner.provenance.get(&s.id) {
+            s.provenance = p;
+        } else if self.inner.ledger.is_some() {
+            s.provenance = Provenance::Unknown {
+                reason: "not checked yet".into(),
+            };
+        }
+        s
+    }
+
+    /// Computes the missing or stale provenance statuses (the node's
+    /// background task calls this every few seconds).
+    pub(crate) async fn refresh_provenance(&self) {
+        let views = self.views();
+        let ids: Vec<String> = views.iter().map(|(_, v)| v.record.id.clone()).collect();
+        self.inner.provenance.retain(&ids);
+        for (_, v) in views {
+            let Some(t) = v.torrent.clone() else {
+                continue;
+            };
+            let id = v.record.id.clone();
+            if !self.inner.provenance.stale(&id) {
+                continue;
+            }
+            let paths =
+                crate::provenance::prov_paths(&self.inner.data, &id, &v.record.save_dir, t.name());
+            let p = crate::provenance::compute(&t, &paths, self.inner.ledger.as_ref()).await;
+            self.inner.provenance.put(&id, p);
+        }
     }
 
     /// Finds a torrent by id (40 hex digits), v2 infohash (64 hex digits)
@@ -155,7 +202,7 @@ impl Api {
     /// One torrent in full.
     pub fn details(&self, id: &str) -> Result<TorrentDetails, ApiError> {
         let (n, v, _) = self.resolve(id)?;
-        let summary = summarize(n, &v);
+        let summary = self.with_provenance(summarize(n, &v));
         let t = v.torrent.as_deref();
         Ok(TorrentDetails {
             summary,
@@ -302,6 +349,7 @@ impl Api {
             let record = Record { num, ..record };
             let slot = supervisor::spawn(
                 self.inner.session.clone(),
+                self.inner.discovery.clone(),
                 self.inner.data.clone(),
                 record,
                 torrent,
@@ -550,8 +598,8 @@ impl Api {
 
     /// The torrent's provenance status.
     pub fn provenance(&self, id: &str) -> Result<Provenance, ApiError> {
-        self.resolve(id)?;
-        Ok(Provenance::not_checked())
+        let (n, v, _) = self.resolve(id)?;
+        Ok(self.with_provenance(summarize(n, &v)).provenance)
     }
 
     /// Asks the ledger; [`ApiError::LedgerNotEnabled`] while the node runs
@@ -559,9 +607,7 @@ impl Api {
     pub async fn ledger(&self, query: LedgerQuery) -> Result<serde_json::Value, ApiError> {
         match &self.inner.ledger {
             None => Err(ApiError::LedgerNotEnabled),
-            Some(_) => Err(ApiError::Internal(format!(
-                "ledger query {query:?} is not implemented"
-            ))),
+            Some(l) => l.query(&query).await,
         }
     }
 

@@ -15,6 +15,13 @@
 //! max_download_rate = 0             # bytes/s, 0: unlimited
 //! max_upload_rate = 0
 //! max_connections = 200
+//! dht = true                        # the mainline DHT (BEP 5)
+//! dht_bootstrap = ["router.bittorrent.com:6881"]
+//! lsd = true                        # local service discovery (BEP 14)
+//! ledger = true                     # run the embedded one-validator ledger
+//! ledger_http = "127.0.0.1:26657"   # its HTTP API
+//! ledger_p2p = "127.0.0.1:26656"    # its consensus listener
+//! ledger_url = "http://10.0.0.5:26657" # follow this ledger instead
 //! ```
 
 use crate::NodeError;
@@ -58,6 +65,20 @@ pub struct FileConfig {
     pub max_upload_rate: Option<u64>,
     /// Most peer connections.
     pub max_connections: Option<usize>,
+    /// Use the mainline DHT.
+    pub dht: Option<bool>,
+    /// DHT bootstrap nodes (HOST:PORT).
+    pub dht_bootstrap: Option<Vec<String>>,
+    /// Use local service discovery.
+    pub lsd: Option<bool>,
+    /// Run the embedded ledger (default true).
+    pub ledger: Option<bool>,
+    /// The embedded ledger's HTTP API address.
+    pub ledger_http: Option<SocketAddr>,
+    /// The embedded ledger's consensus (p2p) address.
+    pub ledger_p2p: Option<SocketAddr>,
+    /// Follow the ledger at this URL instead of running one.
+    pub ledger_url: Option<String>,
 }
 
 impl FileConfig {
@@ -100,6 +121,21 @@ pub struct NodeConfig {
     pub max_upload_rate: u64,
     /// Most peer connections.
     pub max_connections: usize,
+    /// The DHT node to run (`None`: no DHT). Off in [`Self::with_data_dir`];
+    /// `btl up` turns it on.
+    pub dht: Option<DhtSettings>,
+    /// Run local service discovery (BEP 14) on the peer listener's
+    /// interface. Off in [`Self::with_data_dir`]; `btl up` turns it on.
+    pub lsd: bool,
+}
+
+/// The DHT node's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DhtSettings {
+    /// Bootstrap nodes (HOST:PORT); empty: the public routers.
+    pub bootstrap: Vec<String>,
+    /// UDP port (`None`: the peer port, or any free port when taken).
+    pub port: Option<u16>,
 }
 
 impl NodeConfig {
@@ -118,6 +154,8 @@ impl NodeConfig {
             max_download_rate: 0,
             max_upload_rate: 0,
             max_connections: 200,
+            dht: None,
+            lsd: false,
         }
     }
 

@@ -22,6 +22,12 @@ pub enum ApiError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// What was asked for does not exist (a ledger block, account...).
+    #[error("{0}")]
+    NotFound(String),
+    /// The ledger is configured but does not answer.
+    #[error("the ledger does not answer: {0}")]
+    LedgerUnavailable(String),
     /// Something failed inside the node (a disk error...).
     #[error("{0}")]
     Internal(String),
@@ -36,6 +42,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::LedgerNotEnabled => "ledger_not_enabled",
             ApiError::ShuttingDown => "shutting_down",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::LedgerUnavailable(_) => "ledger_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -73,7 +73,29 @@ fn split(url: &str) -> Result<(&str, &str), ApiError> {
 }
 
 async fn get(url: &str) -> Result<Reply, ApiError> {
-    let (authority, path) = split(url)?;
+    let limit = crate::MAX_TORRENT_BYTES + MAX_HEAD;
+    let raw = read_reply(url, "application/x-bittorrent, */*", limit)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("fetching {url}: {e}")))?;
+    parse(&raw).map_err(|e| ApiError::BadRequest(format!("fetching {url}: {e}")))
+}
+
+/// Sends a GET and reads the whole reply (head and body), at most `limit`
+/// bytes.
+async fn read_reply(url: &str, accept: &str, limit: usize) -> Result<Vec<u8>, String> {
+    send(url, "GET", &[("Accept", accept)], b"", limit).await
+}
+
+/// Sends one request (`Connection: close`) and reads the whole reply, at
+/// most `limit` bytes.
+async fn send(
+    url: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, String> {
+    let (authority, path) = split(url).map_err(|e| e.to_string())?;
     let target = if authority
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
@@ -83,38 +105,112 @@ async fn get(url: &str) -> Result<Reply, ApiError> {
     } else {
         format!("{authority}:80")
     };
-    let bad = |what: String| ApiError::BadRequest(format!("fetching {url}: {what}"));
     let mut s = tokio::net::TcpStream::connect(&target)
         .await
-        .map_err(|e| bad(e.to_string()))?;
-    let head = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: btl/{}\r\nAccept: application/x-bittorrent, */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
+        .map_err(|e| e.to_string())?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: btl/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\nContent-Length: {}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        body.len()
     );
+    for (k, v) in headers {
+        if k.contains(['\r', '\n']) || v.contains(['\r', '\n']) {
+            return Err(format!("header {k:?} has a line break"));
+        }
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     s.write_all(head.as_bytes())
         .await
-        .map_err(|e| bad(e.to_string()))?;
-    let limit = crate::MAX_TORRENT_BYTES + MAX_HEAD;
+        .map_err(|e| e.to_string())?;
+    s.write_all(body).await.map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
-        let n = s.read(&mut buf).await.map_err(|e| bad(e.to_string()))?;
+        let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
         if n == 0 {
             break;
         }
         raw.extend_from_slice(&buf[..n]);
         if raw.len() > limit {
-            return Err(bad(format!(
-                "the reply is larger than the {} byte limit for torrent files",
-                crate::MAX_TORRENT_BYTES
-            )));
+            return Err(format!(
+                "the reply is larger than the {} byte limit",
+                limit.saturating_sub(MAX_HEAD)
+            ));
         }
         if let Some(done) = complete(&raw) {
             raw.truncate(done);
             break;
         }
     }
-    parse(&raw).map_err(bad)
+    Ok(raw)
+}
+
+/// GETs a JSON document: its status and parsed body (any status; a body
+/// that is not JSON is an error). At most `max_body` bytes, within
+/// `timeout`. For the ledger's HTTP API.
+pub async fn get_json(
+    url: &str,
+    max_body: usize,
+    timeout: Duration,
+) -> Result<(u16, serde_json::Value), String> {
+    let raw = tokio::time::timeout(
+        timeout,
+        read_reply(url, "application/json", max_body + MAX_HEAD),
+    )
+    .await
+    .map_err(|_| format!("no answer within {} s", timeout.as_secs()))??;
+    let (status, body) = status_body(&raw)?;
+    let v = serde_json::from_slice(&body).map_err(|e| format!("HTTP {status}: not JSON: {e}"))?;
+    Ok((status, v))
+}
+
+/// Sends a request with `headers` and `body` and returns the reply's
+/// status and (de-chunked) body, at most `max_body` bytes, within
+/// `timeout`. For `btl remote`.
+pub async fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    max_body: usize,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let raw = tokio::time::timeout(
+        timeout,
+        send(url, method, headers, body, max_body + MAX_HEAD),
+    )
+    .await
+    .map_err(|_| format!("no answer within {} s", timeout.as_secs()))??;
+    status_body(&raw)
+}
+
+/// A reply's status and (de-chunked) body.
+pub(crate) fn status_body(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .filter(|&e| e <= MAX_HEAD)
+        .ok_or("no valid HTTP reply")?;
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let status: u16 = head
+        .split("\r\n")
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or("no HTTP status")?;
+    let chunked = head
+        .split("\r\n")
+        .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = &raw[end + 4..];
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)?
+        } else {
+            body.to_vec()
+        },
+    ))
 }
 
 /// Where the reply ends, when its `Content-Length` says and it is all here.
@@ -206,6 +302,20 @@ mod tests {
             complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab"),
             Some(40)
         );
+    }
+
+    #[test]
+    fn status_and_body_of_any_reply() {
+        let (s, b) =
+            status_body(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}").expect("ok");
+        assert_eq!((s, b.as_slice()), (404, &b"{}"[..]));
+        let (s, b) = status_body(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        )
+        .expect("chunked");
+        assert_eq!((s, b.as_slice()), (200, &b"{}"[..]));
+        assert!(status_body(b"HTTP/1.1 xx\r\n\r\n").is_err());
+        assert!(status_body(b"no head").is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod error;
 pub mod fetch;
 pub mod ledger;
 pub mod persist;
+pub mod provenance;
 mod summary;
 mod supervisor;
 pub mod types;
@@ -59,6 +60,17 @@ pub struct Node {
     api: Api,
     token: String,
     saver: tokio::task::JoinHandle<()>,
+    checker: tokio::task::JoinHandle<()>,
+}
+
+/// Keeps every torrent's provenance status fresh: a pass every few
+/// seconds computes the missing or stale ones.
+async fn check_provenance(api: Api) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    loop {
+        tick.tick().await;
+        api.refresh_provenance().await;
+    }
 }
 
 impl Node {
@@ -85,6 +97,10 @@ impl Node {
         let token = data.load_or_create_token()?;
         let list = data.load_list()?;
         let session = bind_session(&config).await?;
+        let discovery = supervisor::Discovery {
+            dht: start_dht(&config, &session, &data).await?,
+            lsd: start_lsd(&config, &session).await,
+        };
         let tracker = if config.tracker {
             Some(start_tracker(&config, &data).await?)
         } else {
@@ -100,6 +116,7 @@ impl Node {
             let num = record.num;
             let slot = supervisor::spawn(
                 session.clone(),
+                discovery.clone(),
                 data.clone(),
                 record,
                 torrent,
@@ -114,12 +131,14 @@ impl Node {
             config,
             data,
             session,
+            discovery,
             slots: Mutex::new(slots),
             next_num: AtomicU32::new(next_num),
             save_lock: tokio::sync::Mutex::new(()),
             dirty: dirty.clone(),
             started: Instant::now(),
             ledger,
+            provenance: provenance::Cache::default(),
             shutting_down: AtomicBool::new(false),
         });
         let api = Api { inner };
@@ -134,7 +153,13 @@ impl Node {
                 }
             })
         };
-        Ok(Node { api, token, saver })
+        let checker = tokio::spawn(check_provenance(api.clone()));
+        Ok(Node {
+            api,
+            token,
+            saver,
+            checker,
+        })
     }
 
     /// The node's API.
@@ -167,7 +192,13 @@ impl Node {
         });
         futures_join_all(stops).await;
         self.saver.abort();
+        self.checker.abort();
         let saved = self.api.save_list().await;
+        if let Some(d) = &inner.discovery.dht {
+            if let Err(e) = d.save_nodes().await {
+                tracing::warn!(error = %e, "cannot save the DHT nodes");
+            }
+        }
         let tracker = inner.tracker.lock().ok().and_then(|mut t| t.take());
         if let Some(t) = tracker {
             t.shutdown()
@@ -236,6 +267,71 @@ async fn bind_session(config: &NodeConfig) -> Result<Session, NodeError> {
     }
 }
 
+/// Starts the DHT node when configured: IPv4 only, on the peer port (or
+/// any free port when taken) unless a port is set; its routing table is
+/// kept in `DATA/dht.nodes`. Without a set port, failing to start is a
+/// warning.
+async fn start_dht(
+    config: &NodeConfig,
+    session: &Session,
+    data: &DataDir,
+) -> Result<Option<btl_net::dht::Dht>, NodeError> {
+    use btl_net::dht::{Dht, DhtConfig, DhtError};
+    use std::net::{IpAddr, Ipv4Addr};
+    let Some(s) = &config.dht else {
+        return Ok(None);
+    };
+    let bind = match config.peer_listen.ip() {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(ip) if ip.is_unspecified() => Ipv4Addr::UNSPECIFIED,
+        IpAddr::V6(_) => {
+            tracing::warn!("the DHT is IPv4 only and the peer address is IPv6: no DHT");
+            return Ok(None);
+        }
+    };
+    let peer_port = session.local_addrs().first().map_or(0, |a| a.port());
+    let mut dc = DhtConfig::new(bind, s.port.unwrap_or(peer_port));
+    if !s.bootstrap.is_empty() {
+        dc.bootstrap = s.bootstrap.clone();
+    }
+    dc.nodes_file = Some(data.root().join("dht.nodes"));
+    let started = match Dht::start(dc.clone()).await {
+        Err(DhtError::Bind { .. }) if s.port.is_none() && dc.port != 0 => {
+            dc.port = 0;
+            Dht::start(dc).await
+        }
+        r => r,
+    };
+    match started {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if s.port.is_none() => {
+            tracing::warn!(error = %e, "no DHT");
+            Ok(None)
+        }
+        Err(e) => Err(NodeError::Config(format!(
+            "cannot start the DHT node: {e} (set another dht port)"
+        ))),
+    }
+}
+
+/// Starts local service discovery when configured; a failure is a warning.
+async fn start_lsd(config: &NodeConfig, session: &Session) -> Option<btl_net::lsd::Lsd> {
+    if !config.lsd {
+        return None;
+    }
+    let lc = btl_net::lsd::LsdConfig {
+        peer_port: session.local_addrs().first().map_or(0, |a| a.port()),
+        interface: config.peer_listen.ip(),
+    };
+    match btl_net::lsd::Lsd::start(lc).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(error = %e, "local peer discovery is off: cannot join the multicast group");
+            None
+        }
+    }
+}
+
 async fn start_tracker(
     config: &NodeConfig,
     data: &DataDir,
@@ -271,9 +367,11 @@ async fn start_tracker(
 }
 
 /// For the fuzzer: the node's own parsers on arbitrary bytes (the config
-/// file, the saved torrent list). Never panics.
+/// file, the saved torrent list, an HTTP reply). Never panics.
 #[doc(hidden)]
 pub fn fuzz_inputs(data: &[u8]) {
+    // An HTTP reply from the ledger or a node (`btl remote`).
+    let _ = fetch::status_body(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = FileConfig::parse(text);
     }

@@ -105,8 +105,18 @@ enum Flow {
     Exit,
 }
 
+/// Peer discovery shared by every torrent (each clone is a handle).
+#[derive(Clone, Default)]
+pub(crate) struct Discovery {
+    /// The DHT node.
+    pub dht: Option<btl_net::dht::Dht>,
+    /// Local service discovery.
+    pub lsd: Option<btl_net::lsd::Lsd>,
+}
+
 pub(crate) struct Supervisor {
     session: Session,
+    discovery: Discovery,
     data: DataDir,
     view: watch::Sender<View>,
     rx: mpsc::Receiver<Cmd>,
@@ -119,6 +129,7 @@ pub(crate) struct Supervisor {
 /// Starts the task of a torrent.
 pub(crate) fn spawn(
     session: Session,
+    discovery: Discovery,
     data: DataDir,
     record: Record,
     torrent: Option<Arc<Torrent>>,
@@ -135,6 +146,7 @@ pub(crate) fn spawn(
     });
     let sup = Supervisor {
         session,
+        discovery,
         data,
         view: view_tx,
         rx,
@@ -527,11 +539,10 @@ impl Supervisor {
             max_upload_rate: record.max_upload_rate,
             metadata_path,
             trackers,
-            // The node does not run a DHT node or LSD yet (tracker, PEX
-            // and given peers only); the default TLS roots for https trackers.
+            // The default TLS roots for https trackers.
             tracker_tls: Default::default(),
-            lsd: None,
-            dht: None,
+            lsd: self.discovery.lsd.clone(),
+            dht: self.discovery.dht.clone(),
         }
     }
 

@@ -24,13 +24,35 @@ pub enum TorrentState {
     Failed,
 }
 
-/// Where a torrent came from and whether its origin checks out: the slot
-/// the trust layer fills (issue 6). Until provenance checks are built in,
-/// every torrent reads `unknown`.
+/// Where a torrent came from and whether its origin checks out (issue 6):
+/// what the web UI's badge shows. Serialized with a `status` tag:
+/// `verified`, `unregistered`, `revoked`, `mismatch` or `unknown`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Provenance {
+    /// A signed manifest matches the torrent and every check passed.
+    Verified {
+        /// The creator (`did:key:…`, with the btl1 account when known).
+        creator: String,
+        /// The license (SPDX id or terms URL), when the manifest has one.
+        license: Option<String>,
+        /// Where payments go (btl1 account), when the manifest says.
+        pay_to: Option<String>,
+    },
+    /// The ledger has no registration for this torrent.
+    Unregistered,
+    /// The creator's key was revoked.
+    Revoked {
+        /// Why, for people.
+        reason: String,
+    },
+    /// A manifest or registration exists but does not match the torrent
+    /// (or a signature fails).
+    Mismatch {
+        /// What failed, for people.
+        reason: String,
+    },
     /// Nothing is known about the torrent's origin.
     Unknown {
         /// Why, for people.
@@ -43,6 +65,50 @@ impl Provenance {
     pub fn not_checked() -> Provenance {
         Provenance::Unknown {
             reason: "provenance checks are not enabled on this node".into(),
+        }
+    }
+
+    /// The status from a registry verdict: verified when every check
+    /// passed; revoked when the creator key check failed on a revoked key;
+    /// unregistered when the torrent is not on the ledger; a mismatch
+    /// otherwise.
+    pub fn from_verdict(v: &btl_registry::verdict::Verdict) -> Provenance {
+        use btl_registry::verdict::CheckStatus;
+        if v.ok {
+            let creator = match (&v.creator, &v.creator_account) {
+                (Some(d), Some(a)) => format!("{d} ({a})"),
+                (Some(d), None) => d.clone(),
+                (None, Some(a)) => a.clone(),
+                (None, None) => "unknown creator".into(),
+            };
+            return Provenance::Verified {
+                creator,
+                license: v.license.clone(),
+                pay_to: v.pay_to.clone(),
+            };
+        }
+        let failed: Vec<_> = v
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .collect();
+        if let Some(c) = failed
+            .iter()
+            .find(|c| c.detail.to_ascii_lowercase().contains("revoked"))
+        {
+            return Provenance::Revoked {
+                reason: c.detail.clone(),
+            };
+        }
+        if !v.registered
+            && failed
+                .iter()
+                .all(|c| c.name.contains("ledger") || c.name.contains("regist"))
+        {
+            return Provenance::Unregistered;
+        }
+        Provenance::Mismatch {
+            reason: v.reasons(),
         }
     }
 }
@@ -298,6 +364,12 @@ pub struct SessionInfo {
     pub uptime_seconds: u64,
     /// Whether the ledger runs in this node.
     pub ledger_enabled: bool,
+    /// The ledger's HTTP API (embedded or followed), when there is one.
+    pub ledger_url: Option<String>,
+    /// The DHT node's UDP address, when it runs.
+    pub dht_addr: Option<SocketAddr>,
+    /// Whether local service discovery runs.
+    pub lsd: bool,
 }
 
 /// What to add.

@@ -11,10 +11,12 @@ pub mod ledger;
 pub mod ledger_app;
 pub mod ledger_bench;
 pub mod manifest;
+pub mod remote;
 pub mod scrape;
 pub mod seed;
 pub mod tracker;
 pub mod up;
+pub mod up_ledger;
 pub mod verify;
 // publish: registry commands
 pub mod license;

@@ -1,15 +1,23 @@
 //! `btl up`: run a node (peer engine, tracker, HTTP API, web UI).
 
 use crate::cmd::engine;
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use btl_node::config::{FileConfig, NodeConfig, DEFAULT_API};
+use btl_node::ledger::LedgerHandle;
 use btl_node::Node;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Run a node: the peer engine for every torrent you add, a tracker, the
-/// HTTP API and the web UI.
+/// ledger, the HTTP API and the web UI.
+///
+/// The ledger: on first start the node creates a one-validator chain of
+/// its own (`btl-local`, key and genesis in DATA/ledger/) and runs it with
+/// real consensus; its HTTP API (what `btl publish`/`btl verify` use by
+/// default) is at 127.0.0.1:26657, consensus at 127.0.0.1:26656 (free
+/// ports when those are taken). --ledger-url follows another ledger
+/// instead; --no-ledger runs without one.
 ///
 /// Open the web UI at the API address (default http://127.0.0.1:9091/).
 /// `transmission-remote` works against it with no arguments. Torrents and
@@ -65,6 +73,47 @@ pub struct Args {
     /// everything is).
     #[arg(long, env = "BTL_JSON")]
     pub json: bool,
+    /// Do not look for peers on the local network (BEP 14 local service
+    /// discovery, on the peer address's interface).
+    /// BTL_NO_LSD takes 1/0, yes/no, true/false.
+    #[arg(long, env = "BTL_NO_LSD", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_lsd: bool,
+    #[command(flatten)]
+    pub dht: engine::DhtArgs,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+/// Which ledger the node keeps or follows.
+#[derive(Debug, clap::Args)]
+pub struct LedgerArgs {
+    /// Run without a ledger (the explorer answers 503; no provenance
+    /// lookups). BTL_NO_LEDGER takes 1/0, yes/no, true/false.
+    #[arg(long, env = "BTL_NO_LEDGER", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_ledger: bool,
+    /// Follow the ledger whose HTTP API is at this URL (a validator or
+    /// full node, e.g. http://10.0.0.5:26657) instead of running one.
+    #[arg(
+        long,
+        env = "BTL_LEDGER_URL",
+        value_name = "URL",
+        conflicts_with = "no_ledger"
+    )]
+    pub ledger_url: Option<String>,
+    /// The embedded ledger's HTTP API address [default: 127.0.0.1:26657].
+    #[arg(long, env = "BTL_LEDGER_HTTP", value_name = "ADDR")]
+    pub ledger_http: Option<SocketAddr>,
+    /// The embedded ledger's consensus address [default: 127.0.0.1:26656].
+    #[arg(long, env = "BTL_LEDGER_P2P", value_name = "ADDR")]
+    pub ledger_p2p: Option<SocketAddr>,
+}
+
+/// The ledger setting after merging file, environment and flags.
+#[derive(Debug, Clone)]
+enum LedgerMode {
+    Off,
+    Remote(String),
+    Embedded(crate::cmd::up_ledger::Ports),
 }
 
 /// Runs the subcommand.
@@ -80,6 +129,7 @@ struct Settings {
     api: SocketAddr,
     require_token: bool,
     allowed_hosts: Vec<String>,
+    ledger: LedgerMode,
 }
 
 fn settings(args: &Args) -> Result<Settings> {
@@ -116,6 +166,7 @@ fn settings(args: &Args) -> Result<Settings> {
         }
     };
     let data_dir = absolute(&data_dir)?;
+    let ledger = ledger_mode(&args.ledger, &file)?;
     let mut node = NodeConfig::with_data_dir(data_dir);
     if let Some(d) = args.download_dir.clone().or(file.download_dir) {
         node.download_dir = absolute(&d)?;
@@ -135,6 +186,26 @@ fn settings(args: &Args) -> Result<Settings> {
     if let Some(n) = file.max_connections {
         node.max_connections = n;
     }
+    node.lsd = !args.no_lsd && file.lsd.unwrap_or(true);
+    if !args.dht.no_dht && file.dht.unwrap_or(true) {
+        let bootstrap = if args.dht.dht_bootstrap.is_empty() {
+            file.dht_bootstrap.clone().unwrap_or_default()
+        } else {
+            args.dht.dht_bootstrap.clone()
+        };
+        for b in &bootstrap {
+            let ok = b
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                anyhow::bail!("DHT bootstrap node {b}: not a HOST:PORT address");
+            }
+        }
+        node.dht = Some(btl_node::config::DhtSettings {
+            bootstrap,
+            port: args.dht.dht_port,
+        });
+    }
     let mut allowed_hosts = file.allowed_hosts.unwrap_or_default();
     allowed_hosts.extend(args.allow_hosts.iter().cloned());
     Ok(Settings {
@@ -146,7 +217,32 @@ fn settings(args: &Args) -> Result<Settings> {
         }),
         require_token: args.require_token || file.require_token.unwrap_or(false),
         allowed_hosts,
+        ledger,
     })
+}
+
+fn ledger_mode(a: &LedgerArgs, file: &FileConfig) -> Result<LedgerMode> {
+    use crate::cmd::up_ledger::{Ports, DEFAULT_HTTP, DEFAULT_P2P};
+    if a.no_ledger {
+        return Ok(LedgerMode::Off);
+    }
+    if let Some(u) = a.ledger_url.clone().or(file.ledger_url.clone()) {
+        return Ok(LedgerMode::Remote(u));
+    }
+    if file.ledger == Some(false) {
+        return Ok(LedgerMode::Off);
+    }
+    let parse = |s: &str| -> Result<SocketAddr> { Ok(s.parse()?) };
+    Ok(LedgerMode::Embedded(Ports {
+        http: match a.ledger_http.or(file.ledger_http) {
+            Some(x) => x,
+            None => parse(DEFAULT_HTTP)?,
+        },
+        p2p: match a.ledger_p2p.or(file.ledger_p2p) {
+            Some(x) => x,
+            None => parse(DEFAULT_P2P)?,
+        },
+    }))
 }
 
 fn absolute(p: &std::path::Path) -> Result<PathBuf> {
@@ -173,7 +269,29 @@ async fn run_async(args: Args) -> Result<()> {
         })?;
     let api_addr = listener.local_addr().context("API address")?;
     let data_dir = s.node.data_dir.clone();
-    let node = Node::start(s.node).await.context("cannot start the node")?;
+    let (ledger_node, ledger) = match &s.ledger {
+        LedgerMode::Off => (None, None),
+        LedgerMode::Remote(url) => {
+            let h = LedgerHandle::new(url, false).map_err(|e| anyhow!(e))?;
+            (None, Some(h))
+        }
+        LedgerMode::Embedded(ports) => {
+            let n = crate::cmd::up_ledger::start(&data_dir, *ports).await?;
+            let url = format!("http://{}", n.http_addr);
+            let h = LedgerHandle::new(&url, true).map_err(|e| anyhow!(e))?;
+            (Some(n), Some(h))
+        }
+    };
+    let ledger_url = ledger.as_ref().map(|l| l.url().to_string());
+    let node = match Node::start_with_ledger(s.node, ledger).await {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some(l) = ledger_node {
+                l.stop().await;
+            }
+            return Err(e).context("cannot start the node");
+        }
+    };
     let api = node.api();
     let info = api.session();
     let router = btl_http::router(
@@ -197,9 +315,13 @@ async fn run_async(args: Args) -> Result<()> {
             "peer": info.peer_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             "tracker_http": info.tracker_http.map(|a| a.to_string()),
             "tracker_udp": info.tracker_udp.map(|a| a.to_string()),
+            "dht": info.dht_addr.map(|a| a.to_string()),
+            "lsd": info.lsd,
             "data_dir": data_dir,
             "token_file": token_file,
             "torrents": info.torrents,
+            "ledger": ledger_url,
+            "ledger_embedded": ledger_node.is_some(),
         }));
     } else {
         eprintln!("btl node running; data in {}", data_dir.display());
@@ -215,6 +337,19 @@ async fn run_async(args: Args) -> Result<()> {
         if let Some(a) = info.tracker_udp {
             eprintln!("  tracker: udp://{a}/announce");
         }
+        match info.dht_addr {
+            Some(a) => eprintln!("  DHT: udp {a}"),
+            None => eprintln!("  DHT: off"),
+        }
+        eprintln!(
+            "  local peer discovery: {}",
+            if info.lsd { "on" } else { "off" }
+        );
+        match (&ledger_url, ledger_node.is_some()) {
+            (Some(u), true) => eprintln!("  ledger (embedded, chain btl-local): {u}"),
+            (Some(u), false) => eprintln!("  ledger (followed): {u}"),
+            (None, _) => eprintln!("  ledger: off"),
+        }
         eprintln!("  API token for other machines: {}", token_file.display());
         eprintln!("  {} torrent(s); Ctrl-C to stop", info.torrents);
     }
@@ -224,6 +359,13 @@ async fn run_async(args: Args) -> Result<()> {
     }
     let _ = stop_tx.send(());
     let saved = node.shutdown().await;
+    if let Some(l) = ledger_node {
+        let height = l.shared.store.tip().unwrap_or(0);
+        l.stop().await;
+        if !args.json {
+            eprintln!("ledger stopped at height {height}");
+        }
+    }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
     saved.context("stopping the node")?;
     if args.json {

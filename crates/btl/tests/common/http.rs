@@ -204,6 +204,10 @@ impl NodeProc {
                 "--json",
             ])
             .args(extra)
+            // The embedded ledger on free ports (unless the test says
+            // --no-ledger or --ledger-url).
+            .env("BTL_LEDGER_HTTP", "127.0.0.1:0")
+            .env("BTL_LEDGER_P2P", "127.0.0.1:0")
             .env("BTL_LOG", "info");
         let mut proc = Spawned::start(cmd, name, log_dir);
         let listening = proc.wait_event("listening", NODE_START);
