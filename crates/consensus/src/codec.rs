@@ -817,6 +817,32 @@ impl HasEncodedLen<Response<BtlContext>> for BtlCodec {
     }
 }
 
+/// Fuzzing entry point: decodes `data` as every message type the node
+/// accepts from peers or disk; a success must re-encode to the same bytes.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8]) {
+    fn check<T>(data: &[u8])
+    where
+        BtlCodec: Codec<T>,
+    {
+        if let Ok(v) = <BtlCodec as Codec<T>>::decode(&BtlCodec, Bytes::copy_from_slice(data)) {
+            let again = <BtlCodec as Codec<T>>::encode(&BtlCodec, &v).ok();
+            assert_eq!(again.as_deref(), Some(data), "re-encoding differs");
+        }
+    }
+    check::<ProposalPart>(data);
+    check::<SignedConsensusMsg<BtlContext>>(data);
+    check::<LivenessMsg<BtlContext>>(data);
+    check::<StreamMessage<ProposalPart>>(data);
+    check::<ValidatorProof<BtlContext>>(data);
+    check::<ProposedValue<BtlContext>>(data);
+    check::<PolkaCertificate<BtlContext>>(data);
+    check::<Status<BtlContext>>(data);
+    check::<Request<BtlContext>>(data);
+    check::<Response<BtlContext>>(data);
+    let _ = decode_commit_cert(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -927,30 +953,4 @@ mod tests {
         let b = Bytes::from_static(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]);
         assert!(<BtlCodec as Codec<Response<BtlContext>>>::decode(&BtlCodec, b).is_err());
     }
-}
-
-/// Fuzzing entry point: decodes `data` as every message type the node
-/// accepts from peers or disk; a success must re-encode to the same bytes.
-#[doc(hidden)]
-pub fn fuzz_decode(data: &[u8]) {
-    fn check<T>(data: &[u8])
-    where
-        BtlCodec: Codec<T>,
-    {
-        if let Ok(v) = <BtlCodec as Codec<T>>::decode(&BtlCodec, Bytes::copy_from_slice(data)) {
-            let again = <BtlCodec as Codec<T>>::encode(&BtlCodec, &v).ok();
-            assert_eq!(again.as_deref(), Some(data), "re-encoding differs");
-        }
-    }
-    check::<ProposalPart>(data);
-    check::<SignedConsensusMsg<BtlContext>>(data);
-    check::<LivenessMsg<BtlContext>>(data);
-    check::<StreamMessage<ProposalPart>>(data);
-    check::<ValidatorProof<BtlContext>>(data);
-    check::<ProposedValue<BtlContext>>(data);
-    check::<PolkaCertificate<BtlContext>>(data);
-    check::<Status<BtlContext>>(data);
-    check::<Request<BtlContext>>(data);
-    check::<Response<BtlContext>>(data);
-    let _ = decode_commit_cert(data);
 }
