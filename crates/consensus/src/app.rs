@@ -23,17 +23,63 @@ use crate::store::Snapshot;
 pub trait StateRead {
     /// The value of a state key, if set.
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+
+    /// A committed block's bytes (queries that need a transaction's body).
+    fn block(&self, height: u64) -> Option<Vec<u8>> {
+        let _ = height;
+        None
+    }
+
+    /// The stored cosigned-checkpoint record ([`App::cosigned_record`]) of
+    /// `height`, or the latest one: (height, record).
+    fn cosigned(&self, height: Option<u64>) -> Option<(u64, Vec<u8>)> {
+        let _ = height;
+        None
+    }
+
+    /// A stored (off-chain) manifest document by id.
+    fn manifest(&self, id: &[u8; 32]) -> Option<Vec<u8>> {
+        let _ = id;
+        None
+    }
+
+    /// State entries under `prefix`, after the key `after` (exclusive),
+    /// at most `limit`, in key order.
+    fn scan(&self, prefix: &[u8], after: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let _ = (prefix, after, limit);
+        Vec::new()
+    }
+}
+
+fn logged<T>(r: Result<Option<T>, crate::store::StoreError>) -> Option<T> {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "state read failed");
+            None
+        }
+    }
 }
 
 impl StateRead for Snapshot {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        match Snapshot::get(self, key) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "state read failed");
-                None
-            }
-        }
+        logged(Snapshot::get(self, key))
+    }
+
+    fn block(&self, height: u64) -> Option<Vec<u8>> {
+        logged(Snapshot::block(self, height))
+    }
+
+    fn cosigned(&self, height: Option<u64>) -> Option<(u64, Vec<u8>)> {
+        logged(Snapshot::cosigned(self, height))
+    }
+
+    fn manifest(&self, id: &[u8; 32]) -> Option<Vec<u8>> {
+        logged(Snapshot::manifest(self, id))
+    }
+
+    fn scan(&self, prefix: &[u8], after: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        logged(Snapshot::scan(self, prefix, after, limit).map(Some)).unwrap_or_default()
     }
 }
 
@@ -140,6 +186,49 @@ pub trait App: Send + Sync + 'static {
     /// Describes a block.
     fn summarize(&self, block: &[u8]) -> Result<BlockSummary, String>;
 
+    /// Whether validators cosign every decided block: their precommits then
+    /// must carry a vote extension (Malachite's `Required` policy) holding
+    /// an Ed25519 signature, with their consensus key, of
+    /// [`Self::cosign_message`].
+    fn cosigns(&self) -> bool {
+        false
+    }
+
+    /// The message validators sign when they precommit `block` (for the
+    /// ledger: the text of the registry checkpoint in its header).
+    fn cosign_message(&self, block: &[u8]) -> Option<Vec<u8>> {
+        let _ = block;
+        None
+    }
+
+    /// The record stored with a decided block from its validators'
+    /// cosignatures (public key, signature of [`Self::cosign_message`]);
+    /// `state` is committed state before the block. `None`: nothing worth
+    /// storing (no cosignatures, or less than the threshold).
+    fn cosigned_record(
+        &self,
+        state: &dyn StateRead,
+        block: &[u8],
+        cosigs: &[([u8; 32], Vec<u8>)],
+    ) -> Option<Vec<u8>> {
+        let _ = (state, block, cosigs);
+        None
+    }
+
+    /// Checks an off-chain document the registry stores next to the chain
+    /// (a signed manifest): returns its id and the bytes to store.
+    fn check_manifest(&self, doc: &[u8]) -> Result<([u8; 32], Vec<u8>), String> {
+        let _ = doc;
+        Err("this ledger stores no manifests".into())
+    }
+
+    /// Whether committed state refers to the stored document `id` (kept
+    /// when the store is full).
+    fn manifest_referenced(&self, state: &dyn StateRead, id: &[u8; 32]) -> bool {
+        let _ = (state, id);
+        false
+    }
+
     /// Largest transaction accepted, in bytes.
     fn max_tx_size(&self) -> usize {
         64 * 1024
@@ -176,6 +265,9 @@ pub enum QueryError {
     /// The app does not answer this kind of query.
     #[error("this ledger does not answer {0} queries")]
     Unsupported(String),
+    /// Not available yet; retry after this many seconds.
+    #[error("not available yet: {0}")]
+    NotYet(String, u32),
 }
 
 /// Largest demo transaction.

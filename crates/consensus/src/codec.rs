@@ -11,7 +11,8 @@
 //! round      = u8 0 (nil) | u8 1, u32 round
 //! nil_or_val = u8 0 (nil) | u8 1, hash[32]
 //! vote       = u8 type (0 prevote, 1 precommit) | u64 height | round
-//!              | nil_or_val | address[32] | u8 0 / u8 1 signature[64] (extension)
+//!              | nil_or_val | address[32] | extension
+//! extension  = u8 0 (none) | u8 1, bytes (≤ MAX_EXTENSION) | signature[64]
 //! proposal   = u64 height | round | hash[32] | round (pol) | address[32]
 //! signed X   = X | signature[64]
 //! part       = u8 0 Init: u64 height | round | round (valid) | address[32] | u32 total_len
@@ -26,7 +27,7 @@ use bytes::Bytes;
 use malachitebft_app_channel::app::types::core::{
     CommitCertificate, CommitSignature, ExtendedCommitCertificate, ExtendedCommitSignature,
     NilOrVal, PolkaCertificate, PolkaSignature, Round, RoundCertificate, RoundCertificateType,
-    RoundSignature, SignedMessage, ValidatorProof, Validity, VoteType,
+    RoundSignature, SignedExtension, SignedMessage, ValidatorProof, Validity, VoteType,
 };
 use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::sync::{RawDecidedValue, Request, Response, Status};
@@ -277,12 +278,38 @@ pub fn put_vote(w: &mut Writer, v: &Vote) {
     put_round(w, v.round);
     put_nil_or_val(w, &v.value);
     w.raw(&v.validator_address.0);
-    match &v.extension {
+    put_extension(w, v.extension.as_ref());
+}
+
+/// Most bytes in a vote extension.
+pub const MAX_EXTENSION: usize = 256;
+
+fn put_extension(w: &mut Writer, e: Option<&SignedExtension<BtlContext>>) {
+    match e {
         None => w.u8(0),
         Some(e) => {
             w.u8(1);
+            w.bytes(&e.message);
             w.raw(&e.signature.to_bytes());
         }
+    }
+}
+
+fn get_extension(r: &mut Reader<'_>) -> Result<Option<SignedExtension<BtlContext>>, DecodeError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => {
+            let b = r.bytes()?;
+            if b.len() > MAX_EXTENSION {
+                return Err(DecodeError::Invalid("vote extension too large"));
+            }
+            let ext = Bytes::copy_from_slice(b);
+            Ok(Some(SignedMessage::new(ext, get_sig(r)?)))
+        }
+        tag => Err(DecodeError::Tag {
+            what: "extension",
+            tag,
+        }),
     }
 }
 
@@ -292,16 +319,7 @@ fn get_vote(r: &mut Reader<'_>) -> Result<Vote, DecodeError> {
     let round = get_round(r)?;
     let value = get_nil_or_val(r)?;
     let validator_address = get_addr(r)?;
-    let extension = match r.u8()? {
-        0 => None,
-        1 => Some(SignedMessage::new((), get_sig(r)?)),
-        tag => {
-            return Err(DecodeError::Tag {
-                what: "extension",
-                tag,
-            })
-        }
-    };
+    let extension = get_extension(r)?;
     Ok(Vote {
         vote_type,
         height,
@@ -532,7 +550,24 @@ pub fn decode_commit_cert(b: &[u8]) -> Result<CommitCertificate<BtlContext>, Dec
     Ok(c)
 }
 
-fn put_ext_cert(w: &mut Writer, c: &ExtendedCommitCertificate<BtlContext>) {
+/// Encodes a commit certificate with its vote extensions as stored
+/// (versioned).
+pub fn encode_ext_cert(c: &ExtendedCommitCertificate<BtlContext>) -> Vec<u8> {
+    let mut w = Writer::versioned();
+    put_ext_cert(&mut w, c);
+    w.into_inner()
+}
+
+/// Decodes a stored commit certificate with its vote extensions.
+pub fn decode_ext_cert(b: &[u8]) -> Result<ExtendedCommitCertificate<BtlContext>, DecodeError> {
+    let mut r = Reader::versioned(b)?;
+    let c = get_ext_cert(&mut r)?;
+    r.finish()?;
+    Ok(c)
+}
+
+/// Writes a commit certificate with its vote extensions.
+pub fn put_ext_cert(w: &mut Writer, c: &ExtendedCommitCertificate<BtlContext>) {
     w.u64(c.height.0);
     put_round(w, c.round);
     w.raw(&c.value_id.0);
@@ -540,17 +575,14 @@ fn put_ext_cert(w: &mut Writer, c: &ExtendedCommitCertificate<BtlContext>) {
     for s in &c.commit_signatures {
         w.raw(&s.address.0);
         w.raw(&s.signature.to_bytes());
-        match &s.extension {
-            None => w.u8(0),
-            Some(e) => {
-                w.u8(1);
-                w.raw(&e.signature.to_bytes());
-            }
-        }
+        put_extension(w, s.extension.as_ref());
     }
 }
 
-fn get_ext_cert(r: &mut Reader<'_>) -> Result<ExtendedCommitCertificate<BtlContext>, DecodeError> {
+/// Reads a commit certificate with its vote extensions.
+pub fn get_ext_cert(
+    r: &mut Reader<'_>,
+) -> Result<ExtendedCommitCertificate<BtlContext>, DecodeError> {
     let height = Height(r.u64()?);
     let round = get_round(r)?;
     let value_id = get_hash(r)?;
@@ -559,16 +591,7 @@ fn get_ext_cert(r: &mut Reader<'_>) -> Result<ExtendedCommitCertificate<BtlConte
     for _ in 0..n {
         let address = get_addr(r)?;
         let signature = get_sig(r)?;
-        let extension = match r.u8()? {
-            0 => None,
-            1 => Some(SignedMessage::new((), get_sig(r)?)),
-            tag => {
-                return Err(DecodeError::Tag {
-                    what: "extension",
-                    tag,
-                })
-            }
-        };
+        let extension = get_extension(r)?;
         sigs.push(ExtendedCommitSignature::new(address, signature, extension));
     }
     Ok(ExtendedCommitCertificate {

@@ -206,7 +206,8 @@ pub struct Vote {
     pub value: NilOrVal<BlockHash>,
     /// The voter.
     pub validator_address: Address,
-    /// Vote extension (unused: always `None`).
+    /// Vote extension (on precommits for a value: the validator's
+    /// cosignature of the block's checkpoint, see [`crate::app::App::cosign_message`]).
     pub extension: Option<SignedExtension<BtlContext>>,
 }
 
@@ -484,7 +485,7 @@ impl mc::Context for BtlContext {
     type Timeouts = LinearTimeouts;
     type Value = BlockHash;
     type Vote = Vote;
-    type Extension = ();
+    type Extension = bytes::Bytes;
     type SigningScheme = Ed25519;
 
     /// Round robin over the set sorted by address, starting at

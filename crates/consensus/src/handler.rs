@@ -9,17 +9,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use malachitebft_app_channel::app::types::core::{
-    CommitCertificate, ExtendedCommitCertificate, HeightParams, Round, Validity, VoteExtensions,
+    CommitCertificate, ExtendedCommitCertificate, HeightParams, Round, Validity,
+    VoteExtensionPolicy, VoteExtensions,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use malachitebft_core_consensus::{VoteExtensionError, VoteExtensionVerdicts};
 use malachitebft_engine::host::{Next, SyncedValueOutcome};
-use malachitebft_signing_ed25519::PublicKey;
+use malachitebft_signing_ed25519::{PublicKey, Signature};
 
 use crate::app::{BuildCtx, Executed};
-use crate::codec::encode_commit_cert;
+use crate::codec::{encode_commit_cert, encode_ext_cert};
 use crate::context::{
     default_timeouts, Address, BlockHash, BtlContext, Height, Validator, ValidatorSet,
 };
@@ -57,6 +60,17 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Whether `ext` is the validator's Ed25519 signature of `msg`.
+fn cosig_valid(validator: &Address, msg: &[u8], ext: &[u8]) -> bool {
+    let (Ok(pk), Ok(sig)) = (
+        PublicKey::from_bytes(validator.0),
+        <[u8; 64]>::try_from(ext),
+    ) else {
+        return false;
+    };
+    pk.verify(msg, &Signature::from_bytes(sig)).is_ok()
 }
 
 fn round_opt(r: Round) -> Option<u32> {
@@ -120,7 +134,74 @@ impl Handler {
     }
 
     fn params(&self) -> HeightParams<BtlContext> {
-        HeightParams::new(self.vs.clone(), default_timeouts(), None)
+        let p = HeightParams::new(self.vs.clone(), default_timeouts(), None);
+        if self.shared.app.cosigns() {
+            p.with_vote_extension_policy(VoteExtensionPolicy::Required)
+        } else {
+            p
+        }
+    }
+
+    /// The block with this hash at `height`, stored as a proposal or
+    /// already committed.
+    fn block_by_hash(&self, height: Height, hash: &BlockHash) -> Option<Vec<u8>> {
+        if let Ok(Some(p)) = self.shared.store.pending_by_hash(height, hash) {
+            return Some(p.block);
+        }
+        match self.shared.store.block(height.0) {
+            Ok(Some(b)) if BlockHash::of(&b) == *hash => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Our vote extension for a precommit of block `hash`: our signature of
+    /// the app's cosign message (empty if we cannot make one; the other
+    /// validators then leave our cosignature out of the checkpoint).
+    fn extension(&self, height: Height, hash: &BlockHash) -> Bytes {
+        let msg = self
+            .block_by_hash(height, hash)
+            .and_then(|b| self.shared.app.cosign_message(&b));
+        let sig = match (&self.signer, msg) {
+            (Some(s), Some(m)) => s.sign_raw(&m),
+            _ => None,
+        };
+        match sig {
+            Some(s) => Bytes::copy_from_slice(&s),
+            None => {
+                tracing::error!(%height, %hash, "cannot cosign: block unknown");
+                Bytes::new()
+            }
+        }
+    }
+
+    /// Checks validators' cosignatures of block `hash`. A block we do not
+    /// have cannot be checked here: its extensions are accepted (their
+    /// origin is already authenticated by Malachite) and checked again
+    /// when the decided block is stored.
+    fn verify_extensions(
+        &self,
+        height: Height,
+        hash: &BlockHash,
+        extensions: Vec<(Address, Bytes)>,
+    ) -> VoteExtensionVerdicts<BtlContext> {
+        let msg = self
+            .block_by_hash(height, hash)
+            .and_then(|b| self.shared.app.cosign_message(&b));
+        extensions
+            .into_iter()
+            .map(|(a, ext)| {
+                let ok = match &msg {
+                    Some(m) => cosig_valid(&a, m, &ext),
+                    None => true,
+                };
+                if ok {
+                    (a, Ok(()))
+                } else {
+                    tracing::warn!(%height, validator = %a, "bad checkpoint cosignature");
+                    (a, Err(VoteExtensionError::InvalidVoteExtension))
+                }
+            })
+            .collect()
     }
 
     fn publish_status(&self, tip: u64) {
@@ -188,13 +269,28 @@ impl Handler {
                 self.stream(channels, height, round, valid_round, &block, &hash)
                     .await;
             }
-            AppMsg::ExtendVote { reply, .. } => {
-                let _ = reply.send(None);
+            AppMsg::ExtendVote {
+                height,
+                value_id,
+                vote_extension_policy,
+                reply,
+                ..
+            } => {
+                let ext = if vote_extension_policy.is_required() {
+                    Some(self.extension(height, &value_id))
+                } else {
+                    None
+                };
+                let _ = reply.send(ext);
             }
             AppMsg::VerifyVoteExtensions {
-                extensions, reply, ..
+                height,
+                value_id,
+                extensions,
+                reply,
+                ..
             } => {
-                let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
+                let _ = reply.send(self.verify_extensions(height, &value_id, extensions));
             }
             AppMsg::RestreamProposal {
                 height,
@@ -498,7 +594,7 @@ impl Handler {
     fn commit(
         &mut self,
         cert: &CommitCertificate<BtlContext>,
-        _ext: VoteExtensions<BtlContext>,
+        ext: VoteExtensions<BtlContext>,
     ) -> Result<(), String> {
         let height = cert.height;
         let hash = cert.value_id;
@@ -525,6 +621,10 @@ impl Handler {
             .read()
             .map(|m| m.encode())
             .unwrap_or_default();
+        let cosigned = self.cosigned(&p.block, cert, &ext);
+        let ext_cert = encode_ext_cert(
+            &ExtendedCommitCertificate::from_commit_certificate_and_extensions(cert.clone(), ext),
+        );
         let batch = CommitBatch {
             height: height.0,
             block: p.block,
@@ -532,6 +632,8 @@ impl Handler {
             diff: executed.diff,
             tx_ids: executed.tx_ids,
             misses,
+            ext_cert,
+            cosigned,
         };
         self.shared
             .store
@@ -552,6 +654,33 @@ impl Handler {
         Ok(())
     }
 
+    /// The app's record of the valid cosignatures of a decided block
+    /// (those of validators that signed its commit certificate).
+    fn cosigned(
+        &self,
+        block: &[u8],
+        cert: &CommitCertificate<BtlContext>,
+        ext: &VoteExtensions<BtlContext>,
+    ) -> Option<Vec<u8>> {
+        if !self.shared.app.cosigns() {
+            return None;
+        }
+        let msg = self.shared.app.cosign_message(block)?;
+        let cosigs: Vec<([u8; 32], Vec<u8>)> = ext
+            .extensions
+            .iter()
+            .filter(|(a, _)| cert.commit_signatures.iter().any(|s| s.address == *a))
+            .filter(|(a, e)| cosig_valid(a, &msg, &e.message))
+            .map(|(a, e)| (a.0, e.message.to_vec()))
+            .collect();
+        let snap = self.shared.store.snapshot().ok()?;
+        let r = self.shared.app.cosigned_record(&snap, block, &cosigs);
+        if r.is_none() {
+            tracing::warn!(height = %cert.height, cosigs = cosigs.len(), "checkpoint not cosigned by enough validators");
+        }
+        r
+    }
+
     fn decided_values(&self, from: u64, to: u64) -> Vec<RawDecidedValue<BtlContext>> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -562,17 +691,23 @@ impl Handler {
             else {
                 break;
             };
-            let Ok(cert) = crate::codec::decode_commit_cert(&cert) else {
-                break;
+            let ext = match self.shared.store.ext_cert(h) {
+                Ok(Some(e)) => match crate::codec::decode_ext_cert(&e) {
+                    Ok(e) => e,
+                    Err(_) => break,
+                },
+                _ => match crate::codec::decode_commit_cert(&cert) {
+                    Ok(c) => ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+                        c,
+                        VoteExtensions::default(),
+                    ),
+                    Err(_) => break,
+                },
             };
-            bytes += block.len() + cert.commit_signatures.len() * 100;
+            bytes += block.len() + ext.commit_signatures.len() * 200;
             if !out.is_empty() && bytes > MAX_SYNC_BYTES {
                 break;
             }
-            let ext = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
-                cert,
-                VoteExtensions::default(),
-            );
             out.push(RawDecidedValue::new(block.into(), ext));
         }
         out

@@ -29,7 +29,15 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
+        let mut r = (self.0, Json(json!({"error": self.1}))).into_response();
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 here is transient (mempool full, receipt not cosigned yet).
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        r
     }
 }
 
@@ -46,6 +54,7 @@ impl From<QueryError> for ApiError {
         let code = match e {
             QueryError::NotFound(_) => StatusCode::NOT_FOUND,
             QueryError::BadInput(_) => StatusCode::BAD_REQUEST,
+            QueryError::NotYet(..) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::NOT_IMPLEMENTED,
         };
         ApiError(code, e.to_string())
@@ -67,6 +76,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/account/{addr}", get(account))
         .route("/torrent/{infohash}", get(torrent))
         .route("/receipt/{id}", get(receipt))
+        .route("/checkpoint", get(checkpoint))
+        .route("/registry/verifiers", get(verifiers))
+        .route("/registry/torrent/{infohash}", get(registry_torrent))
+        .route("/registry/creator/{account}", get(registry_creator))
+        .route("/registry/key/{key}", get(registry_key))
+        .route("/registry/manifest/{id}", get(registry_manifest))
+        .route(
+            "/registry/manifest",
+            post(upload_manifest).layer(DefaultBodyLimit::max(MAX_MANIFEST)),
+        )
         .route("/proof/{kind}/{key}", get(proof))
         .route("/openapi.json", get(openapi_json))
         .layer(DefaultBodyLimit::max(limit))
@@ -269,6 +288,106 @@ async fn receipt(State(s): State<Arc<Shared>>, Path(a): Path<String>) -> ApiResu
     query(&s, "receipt", &a)
 }
 
+async fn checkpoint(State(s): State<Arc<Shared>>) -> ApiResult {
+    query(&s, "checkpoint", "")
+}
+
+async fn verifiers(
+    State(s): State<Arc<Shared>>,
+    q: Result<axum::extract::Query<HeightQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let axum::extract::Query(q) = q.map_err(|e| bad(e.body_text()))?;
+    let arg = q.height.map(|h| h.to_string()).unwrap_or_default();
+    query(&s, "verifiers", &arg)
+}
+
+/// Largest manifest upload (bytes).
+pub const MAX_MANIFEST: usize = 1 << 20;
+/// Manifest uploads per client address per minute.
+pub const MANIFESTS_PER_MINUTE: u32 = 60;
+/// Bounds of the unreferenced manifest store.
+pub const MANIFEST_BOUNDS: crate::store::ManifestBounds = crate::store::ManifestBounds {
+    max_count: 100_000,
+    max_bytes: 512 << 20,
+};
+
+async fn registry_torrent(State(s): State<Arc<Shared>>, Path(a): Path<String>) -> ApiResult {
+    query(&s, "registry_torrent", &a)
+}
+
+async fn registry_key(State(s): State<Arc<Shared>>, Path(a): Path<String>) -> ApiResult {
+    query(&s, "registry_key", &a)
+}
+
+async fn registry_manifest(State(s): State<Arc<Shared>>, Path(a): Path<String>) -> ApiResult {
+    query(&s, "registry_manifest", &a)
+}
+
+/// `?after=INFOHASH&limit=N`.
+#[derive(Deserialize)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn registry_creator(
+    State(s): State<Arc<Shared>>,
+    Path(a): Path<String>,
+    q: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let axum::extract::Query(q) = q.map_err(|e| bad(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 100 {
+        return Err(bad("limit must be 1..=100"));
+    }
+    let arg = format!("{a}\n{}\n{limit}", q.after.unwrap_or_default());
+    query(&s, "registry_creator", &arg)
+}
+
+/// Counts an upload from `ip`; false when over the per-minute limit.
+fn allow_upload(s: &Shared, ip: std::net::IpAddr) -> bool {
+    let Ok(mut m) = s.upload_limits.lock() else {
+        return false;
+    };
+    let now = Instant::now();
+    if m.len() > 10_000 {
+        m.retain(|_, (t, _)| now.duration_since(*t).as_secs() < 60);
+    }
+    let e = m.entry(ip).or_insert((now, 0));
+    if now.duration_since(e.0).as_secs() >= 60 {
+        *e = (now, 0);
+    }
+    e.1 += 1;
+    e.1 <= MANIFESTS_PER_MINUTE
+}
+
+async fn upload_manifest(
+    State(s): State<Arc<Shared>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult {
+    let body = body.map_err(|e| ApiError(e.status(), e.body_text()))?;
+    if !allow_upload(&s, peer.ip()) {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("at most {MANIFESTS_PER_MINUTE} manifest uploads a minute"),
+        ));
+    }
+    let (id, doc) = s.app.check_manifest(&body).map_err(|e| {
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("manifest refused: {e}"),
+        )
+    })?;
+    let snap = s.store.snapshot().map_err(internal)?;
+    let app = s.app.clone();
+    let referenced = move |id: &[u8; 32]| app.manifest_referenced(&snap, id);
+    s.store
+        .put_manifest(&id, &doc, MANIFEST_BOUNDS, &referenced)
+        .map_err(internal)?;
+    Ok(Json(json!({"id": hex::encode(id)})))
+}
+
 async fn proof(
     State(s): State<Arc<Shared>>,
     Path((kind, key)): Path<(String, String)>,
@@ -337,13 +456,44 @@ pub fn openapi() -> Value {
                 "parameters": [path_param("infohash", "infohash, hex")],
                 "responses": {"200": ok_json("registration", obj.clone()), "400": err_resp("bad infohash"), "404": err_resp("not registered")}}},
             "/receipt/{id}": {"get": {
-                "summary": "The receipt (C2SP tlog-proof) of a registration transaction",
+                "summary": "The receipt of a registration transaction: a C2SP tlog-proof whose extra line is the registry entry, under a checkpoint cosigned by validators holding more than 2/3 of the power; verify it offline with the keys of /registry/verifiers",
                 "parameters": [path_param("id", "transaction id, hex")],
-                "responses": {"200": ok_json("receipt", obj.clone()), "400": err_resp("bad id"), "404": err_resp("no receipt")}}},
+                "responses": {
+                    "200": ok_json("receipt", json!({"type": "object", "properties": {"tx_id": {"type": "string"}, "height": {"type": "integer"}, "log_index": {"type": "integer"}, "checkpoint_height": {"type": "integer"}, "checkpoint_size": {"type": "integer"}, "receipt": {"type": "string", "description": "C2SP tlog-proof text"}}})),
+                    "400": err_resp("bad id"),
+                    "404": err_resp("unknown, uncommitted, or not a registry transaction"),
+                    "503": err_resp("committed but no cosigned checkpoint covers it yet (see Retry-After)")}}},
+            "/checkpoint": {"get": {
+                "summary": "The latest registry checkpoint cosigned by the validators (C2SP signed note)",
+                "responses": {"200": ok_json("checkpoint", json!({"type": "object", "properties": {"height": {"type": "integer"}, "size": {"type": "integer"}, "note": {"type": "string"}}})), "503": err_resp("no cosigned checkpoint yet")}}},
+            "/registry/verifiers": {"get": {
+                "summary": "The validators whose checkpoint cosignatures receipts carry (of the latest cosigned checkpoint, or of ?height=H): save as a trust file for offline receipt checks",
+                "parameters": [{"name": "height", "in": "query", "required": false, "schema": {"type": "integer"}}],
+                "responses": {"200": ok_json("verifiers", json!({"type": "object", "properties": {"chain_id": {"type": "string"}, "origin": {"type": "string"}, "height": {"type": "integer"}, "validators": {"type": "array", "items": {"type": "object", "properties": {"public_key": {"type": "string"}, "address": {"type": "string"}, "power": {"type": "integer"}, "vkey": {"type": "string"}}}}}})), "400": err_resp("bad height"), "404": err_resp("nothing known at that height")}}},
             "/proof/{kind}/{key}": {"get": {
                 "summary": "A state proof against the latest state root (kind: account, torrent, key)",
                 "parameters": [path_param("kind", "account, torrent or key"), path_param("key", "the key, hex")],
                 "responses": {"200": ok_json("proof", obj.clone()), "400": err_resp("bad kind or key"), "404": err_resp("nothing to prove")}}},
+            "/registry/torrent/{infohash}": {"get": {
+                "summary": "A registered torrent with its history (registration and license amendments), the receipt of its latest registry transaction (or null until cosigned), its stored manifest (or null) and its creator's key status",
+                "parameters": [path_param("infohash", "v2 (64 hex) or v1 (40 hex) infohash")],
+                "responses": {"200": ok_json("torrent", obj.clone()), "400": err_resp("bad infohash"), "404": err_resp("not registered")}}},
+            "/registry/creator/{account}": {"get": {
+                "summary": "A creator's torrents in infohash order, paged",
+                "parameters": [path_param("account", "btl1… or 64 hex"), {"name": "after", "in": "query", "required": false, "schema": {"type": "string"}, "description": "last infohash of the previous page"}, {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": {"200": ok_json("torrents", obj.clone()), "400": err_resp("bad account, after or limit")}}},
+            "/registry/key/{key}": {"get": {
+                "summary": "A key's status: current, rotated, revoked or unknown",
+                "parameters": [path_param("key", "public key, 64 hex, or did:key")],
+                "responses": {"200": ok_json("key status", obj.clone()), "400": err_resp("bad key")}}},
+            "/registry/manifest": {"post": {
+                "summary": "Store a signed provenance manifest (JSON, at most 1 MiB); it is verified first and stored under its id (SHA-256 of its JCS form). Rate-limited per client address",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
+                "responses": {"200": ok_json("stored", json!({"type": "object", "properties": {"id": {"type": "string"}}})), "400": err_resp("unreadable body"), "413": err_resp("over 1 MiB"), "422": err_resp("not a valid signed manifest"), "429": err_resp("too many uploads")}}},
+            "/registry/manifest/{id}": {"get": {
+                "summary": "A stored signed manifest",
+                "parameters": [path_param("id", "manifest id, hex")],
+                "responses": {"200": ok_json("the signed manifest", obj.clone()), "400": err_resp("bad id"), "404": err_resp("not stored")}}},
             "/openapi.json": {"get": {"summary": "This description", "responses": {"200": ok_json("OpenAPI document", obj)}}}
         },
         "components": {"schemas": {

@@ -17,14 +17,7 @@ use crate::app::{
 /// Most remembered signature checks.
 const MAX_SIG_CACHE: usize = 400_000;
 
-/// Adapts our state view to the ledger's.
-struct View<'a>(&'a dyn StateRead);
-
-impl ledger::StateRead for View<'_> {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.0.get(key)
-    }
-}
+use crate::ledger_receipts::{self as receipts, View};
 
 /// The ledger app.
 pub struct LedgerApp {
@@ -205,6 +198,31 @@ impl App for LedgerApp {
         ledger::MAX_TX_BYTES
     }
 
+    fn cosigns(&self) -> bool {
+        true
+    }
+
+    fn check_manifest(&self, doc: &[u8]) -> Result<([u8; 32], Vec<u8>), String> {
+        crate::ledger_registry::check_manifest(doc)
+    }
+
+    fn manifest_referenced(&self, state: &dyn StateRead, id: &[u8; 32]) -> bool {
+        crate::ledger_registry::manifest_referenced(state, id)
+    }
+
+    fn cosign_message(&self, block: &[u8]) -> Option<Vec<u8>> {
+        receipts::cosign_message(block)
+    }
+
+    fn cosigned_record(
+        &self,
+        state: &dyn StateRead,
+        block: &[u8],
+        cosigs: &[([u8; 32], Vec<u8>)],
+    ) -> Option<Vec<u8>> {
+        receipts::cosigned_record(state, block, cosigs)
+    }
+
     fn query(
         &self,
         state: &dyn StateRead,
@@ -283,11 +301,54 @@ impl App for LedgerApp {
             }
             "receipt" => {
                 let id = parse32("transaction id", arg)?;
-                let (h, _) = tx_location(&id)
-                    .ok_or_else(|| QueryError::NotFound("transaction not committed".into()))?;
-                Err(QueryError::Unsupported(format!(
-                    "receipt (transaction committed at height {h}; cosigned checkpoints are not collected yet)"
-                )))
+                receipts::receipt(state, &id, tx_location)
+            }
+            "checkpoint" => receipts::latest_checkpoint(state),
+            "registry_key" => {
+                let pk = crate::ledger_registry::parse_key(arg)?;
+                crate::ledger_registry::key_status(state, &pk)
+            }
+            "registry_creator" => {
+                // ACCOUNT \n AFTER \n LIMIT
+                let mut it = arg.split('\n');
+                let account = it.next().unwrap_or_default();
+                let after = it.next().filter(|a| !a.is_empty());
+                let limit = it
+                    .next()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(crate::ledger_registry::MAX_PAGE);
+                crate::ledger_registry::creator(state, account, after, limit)
+            }
+            "registry_manifest" => {
+                let id = parse32("manifest id", arg)?;
+                let doc = state
+                    .manifest(&id)
+                    .ok_or_else(|| QueryError::NotFound(format!("manifest {arg}")))?;
+                serde_json::from_slice(&doc)
+                    .map_err(|e| QueryError::BadInput(format!("stored manifest: {e}")))
+            }
+            "registry_torrent" => {
+                let (mut v, tx_id) = crate::ledger_registry::torrent(state, arg)?;
+                let receipt = receipts::receipt(state, &tx_id, tx_location)
+                    .ok()
+                    .and_then(|r| r["receipt"].as_str().map(str::to_string));
+                v["receipt"] = receipt.map_or(serde_json::Value::Null, serde_json::Value::String);
+                let mh = parse32("manifest hash", v["manifest_hash"].as_str().unwrap_or(""))?;
+                v["manifest"] = state
+                    .manifest(&mh)
+                    .and_then(|d| serde_json::from_slice(&d).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                Ok(v)
+            }
+            "verifiers" => {
+                let h = if arg.is_empty() {
+                    None
+                } else {
+                    Some(arg.parse::<u64>().map_err(|_| {
+                        QueryError::BadInput(format!("height {arg:?} is not a number"))
+                    })?)
+                };
+                receipts::verifiers(state, &self.genesis.chain_id, h)
             }
             k => Err(QueryError::Unsupported(k.to_string())),
         }

@@ -18,6 +18,8 @@ pub mod context;
 pub mod handler;
 pub mod http;
 pub mod ledger_app;
+pub mod ledger_receipts;
+pub mod ledger_registry;
 pub mod mempool;
 pub mod node;
 pub mod parts;

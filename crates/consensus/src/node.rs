@@ -102,6 +102,9 @@ pub struct Shared {
     pub committed: Notify,
     /// Genesis.
     pub genesis: Genesis,
+    /// Manifest uploads per client address (window start, count).
+    pub upload_limits:
+        Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
 }
 
 /// A running node.
@@ -286,6 +289,7 @@ pub async fn start(
         }),
         committed: Notify::new(),
         genesis: genesis.clone(),
+        upload_limits: Mutex::new(Default::default()),
     });
 
     let http_listen = opts.http_listen.unwrap_or(node.http_listen);
@@ -295,7 +299,8 @@ pub async fn start(
     let http_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let router = crate::http::router(shared.clone());
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        let svc = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, svc).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });

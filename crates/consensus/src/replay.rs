@@ -59,6 +59,7 @@ pub fn replay(store: &Store, app: &dyn App, scratch: &Path) -> Result<ReplayRepo
                 diff: x.diff,
                 tx_ids: x.tx_ids,
                 misses: Vec::new(),
+                ..Default::default()
             })
             .map_err(|e| e.to_string())?;
     }

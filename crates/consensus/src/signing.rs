@@ -8,11 +8,13 @@
 //! ```
 //!
 //! where `kind` is `vote`, `proposal`, `part` (the `Fin` of a streamed
-//! proposal: body = height u64 | round | block hash) or `ext` (vote
-//! extensions, unused). Validator proofs (libp2p peer id bound to the
+//! proposal: body = height u64 | round | block hash) or `ext` (a vote
+//! extension: body = height u64 | round | block hash | validator address |
+//! bytes extension). Validator proofs (libp2p peer id bound to the
 //! consensus key) use Malachite's own preimage.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use malachitebft_app_channel::app::types::core::{
     Round, SignedMessage, ValidatorProof, VoteExtensionScope,
 };
@@ -45,9 +47,16 @@ pub fn part_sign_bytes(chain_id: &str, height: Height, round: Round, hash: &Bloc
     sign_bytes(chain_id, "part", &w.into_inner())
 }
 
+/// A vote's signature covers the vote without its extension (commit
+/// certificates are checked against extension-less votes; the extension
+/// has its own signature, bound to the vote by its scope).
 fn vote_bytes(chain_id: &str, vote: &Vote) -> Vec<u8> {
     let mut w = Writer::default();
-    put_vote(&mut w, vote);
+    let bare = Vote {
+        extension: None,
+        ..vote.clone()
+    };
+    put_vote(&mut w, &bare);
     sign_bytes(chain_id, "vote", &w.into_inner())
 }
 
@@ -57,12 +66,13 @@ fn proposal_bytes(chain_id: &str, p: &Proposal) -> Vec<u8> {
     sign_bytes(chain_id, "proposal", &w.into_inner())
 }
 
-fn ext_bytes(chain_id: &str, scope: &VoteExtensionScope<BtlContext>) -> Vec<u8> {
+fn ext_bytes(chain_id: &str, scope: &VoteExtensionScope<BtlContext>, ext: &[u8]) -> Vec<u8> {
     let mut w = Writer::default();
     w.u64(scope.height.0);
     put_round(&mut w, scope.round);
     w.raw(&scope.value_id.0);
     w.raw(&scope.validator_address.0);
+    w.bytes(ext);
     sign_bytes(chain_id, "ext", &w.into_inner())
 }
 
@@ -101,6 +111,13 @@ impl Ed25519Provider {
         }
     }
 
+    /// Signs raw bytes with the validator key (no domain tag: used for the
+    /// checkpoint cosignatures carried in vote extensions, whose message is
+    /// itself domain-separated by its origin line).
+    pub fn sign_raw(&self, msg: &[u8]) -> Option<[u8; 64]> {
+        self.sign(msg).ok().map(|s| s.to_bytes())
+    }
+
     /// Signs a proposal stream's `Fin`.
     pub fn sign_part(&self, height: Height, round: Round, hash: &BlockHash) -> Option<Signature> {
         self.sign(&part_sign_bytes(&self.chain_id, height, round, hash))
@@ -126,9 +143,9 @@ impl Signer<BtlContext> for Ed25519Provider {
     async fn sign_vote_extension(
         &self,
         scope: VoteExtensionScope<BtlContext>,
-        extension: (),
-    ) -> Result<SignedMessage<BtlContext, ()>, SignError> {
-        let sig = self.sign(&ext_bytes(&self.chain_id, &scope))?;
+        extension: Bytes,
+    ) -> Result<SignedMessage<BtlContext, Bytes>, SignError> {
+        let sig = self.sign(&ext_bytes(&self.chain_id, &scope, &extension))?;
         Ok(SignedMessage::new(extension, sig))
     }
 
@@ -174,13 +191,13 @@ impl Verifier<BtlContext> for Ed25519Provider {
     async fn verify_signed_vote_extension(
         &self,
         scope: &VoteExtensionScope<BtlContext>,
-        _extension: &(),
+        extension: &Bytes,
         signature: &Signature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, SignError> {
         Ok(verdict(
             public_key,
-            &ext_bytes(&self.chain_id, scope),
+            &ext_bytes(&self.chain_id, scope, extension),
             signature,
         ))
     }

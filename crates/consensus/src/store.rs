@@ -19,6 +19,10 @@
 //! | `txs`     | tx id (32 bytes)                 | u64 height ‖ u32 index         |
 //! | `pending` | u64 height ‖ u32 round ‖ hash    | [`PendingProposal`] encoding   |
 //! | `meta`    | name                             | bytes (`tip`, `misses`, …)     |
+//! | `ext_certs` | u64 height                     | commit certificate with vote extensions |
+//! | `cosigned`  | u64 height                     | the app's cosigned-checkpoint record |
+//! | `manifests` | id (32 bytes)                  | u64 seq ‖ document bytes       |
+//! | `manifest_seq` | u64 seq                     | id (insertion order, for eviction) |
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +38,22 @@ const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
 const TXS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("txs");
 const PENDING: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("pending");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const EXT_CERTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("ext_certs");
+const COSIGNED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("cosigned");
+const MANIFESTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("manifests");
+const MANIFEST_SEQ: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("manifest_seq");
+
+/// A state entry.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// Bounds of the manifest store.
+#[derive(Clone, Copy, Debug)]
+pub struct ManifestBounds {
+    /// Most stored documents.
+    pub max_count: u64,
+    /// Most stored bytes.
+    pub max_bytes: u64,
+}
 
 /// A storage error.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +164,11 @@ pub struct CommitBatch {
     pub tx_ids: Vec<[u8; 32]>,
     /// Encoded proposer miss record after this block.
     pub misses: Vec<u8>,
+    /// Encoded commit certificate with its vote extensions (empty: none).
+    pub ext_cert: Vec<u8>,
+    /// The app's cosigned-checkpoint record for this block, if enough
+    /// validators cosigned it.
+    pub cosigned: Option<Vec<u8>>,
 }
 
 /// The node's database. Cheap to clone; readers run concurrently with the
@@ -175,6 +200,65 @@ impl Snapshot {
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
 
+    /// A decided block's bytes.
+    pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.txn.open_table(BLOCKS)?;
+        Ok(t.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The cosigned-checkpoint record of `height`, or the latest one.
+    pub fn cosigned(&self, height: Option<u64>) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let t = match self.txn.open_table(COSIGNED) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let e = match height {
+            Some(h) => t.get(h)?.map(|v| (h, v.value().to_vec())),
+            None => t.last()?.map(|(k, v)| (k.value(), v.value().to_vec())),
+        };
+        Ok(e)
+    }
+
+    /// A stored manifest document.
+    pub fn manifest(&self, id: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = match self.txn.open_table(MANIFESTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(t.get(id.as_slice())?
+            .and_then(|v| v.value().get(8..).map(<[u8]>::to_vec)))
+    }
+
+    /// State entries whose key starts with `prefix` and sorts after
+    /// `after` (exclusive; empty = from the start), at most `limit`.
+    pub fn scan(
+        &self,
+        prefix: &[u8],
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        let t = self.txn.open_table(STATE)?;
+        let mut out = Vec::new();
+        let start: &[u8] = if after.is_empty() { prefix } else { after };
+        for e in t.range(start..)? {
+            let (k, v) = e?;
+            let k = k.value();
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if !after.is_empty() && k == after {
+                continue;
+            }
+            out.push((k.to_vec(), v.value().to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// The committed tip height (0 before the first block).
     pub fn tip(&self) -> Result<u64, StoreError> {
         let t = match self.txn.open_table(META) {
@@ -201,6 +285,10 @@ impl Store {
             w.open_table(TXS)?;
             w.open_table(PENDING)?;
             w.open_table(META)?;
+            w.open_table(EXT_CERTS)?;
+            w.open_table(COSIGNED)?;
+            w.open_table(MANIFESTS)?;
+            w.open_table(MANIFEST_SEQ)?;
         }
         w.commit()?;
         Ok(Store { db: Arc::new(db) })
@@ -247,6 +335,13 @@ impl Store {
         Ok(t.get(height)?.map(|v| v.value().to_vec()))
     }
 
+    /// A decided block's commit certificate with its vote extensions.
+    pub fn ext_cert(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(EXT_CERTS)?;
+        Ok(t.get(height)?.map(|v| v.value().to_vec()))
+    }
+
     /// Where a committed transaction is: (height, index in block).
     pub fn tx_location(&self, id: &[u8; 32]) -> Result<Option<(u64, u32)>, StoreError> {
         let r = self.db.begin_read()?;
@@ -266,6 +361,13 @@ impl Store {
         {
             w.open_table(BLOCKS)?.insert(b.height, b.block.as_slice())?;
             w.open_table(CERTS)?.insert(b.height, b.cert.as_slice())?;
+            if !b.ext_cert.is_empty() {
+                w.open_table(EXT_CERTS)?
+                    .insert(b.height, b.ext_cert.as_slice())?;
+            }
+            if let Some(c) = &b.cosigned {
+                w.open_table(COSIGNED)?.insert(b.height, c.as_slice())?;
+            }
             let mut st = w.open_table(STATE)?;
             for (k, v) in &b.diff {
                 match v {
@@ -310,6 +412,74 @@ impl Store {
             h.update(v.value());
         }
         Ok(h.finalize().into())
+    }
+
+    /// Stores a manifest document under its id (no-op if present). When
+    /// over `bounds`, drops the oldest documents for which `referenced`
+    /// is false (at most 64 looked at per call). Returns whether it was
+    /// stored (false: already there).
+    pub fn put_manifest(
+        &self,
+        id: &[u8; 32],
+        doc: &[u8],
+        bounds: ManifestBounds,
+        referenced: &dyn Fn(&[u8; 32]) -> bool,
+    ) -> Result<bool, StoreError> {
+        let w = self.db.begin_write()?;
+        {
+            let mut m = w.open_table(MANIFESTS)?;
+            if m.get(id.as_slice())?.is_some() {
+                return Ok(false);
+            }
+            let mut seq_t = w.open_table(MANIFEST_SEQ)?;
+            let mut meta = w.open_table(META)?;
+            let read_u64 =
+                |meta: &redb::Table<'_, &str, &[u8]>, k: &str| -> Result<u64, StoreError> {
+                    Ok(meta
+                        .get(k)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+                        .map(u64::from_be_bytes)
+                        .unwrap_or(0))
+                };
+            let seq = read_u64(&meta, "manifest_seq")?;
+            let mut count = read_u64(&meta, "manifest_count")? + 1;
+            let mut bytes = read_u64(&meta, "manifest_bytes")? + doc.len() as u64;
+            let mut v = Vec::with_capacity(8 + doc.len());
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(doc);
+            m.insert(id.as_slice(), v.as_slice())?;
+            seq_t.insert(seq, id.as_slice())?;
+            if count > bounds.max_count || bytes > bounds.max_bytes {
+                let mut drop = Vec::new();
+                for e in seq_t.iter()?.take(64) {
+                    let (k, v) = e?;
+                    let Ok(old) = <[u8; 32]>::try_from(v.value()) else {
+                        continue;
+                    };
+                    if old == *id || referenced(&old) {
+                        continue;
+                    }
+                    drop.push((k.value(), old));
+                }
+                for (k, old) in drop {
+                    if count <= bounds.max_count && bytes <= bounds.max_bytes {
+                        break;
+                    }
+                    let len = m
+                        .remove(old.as_slice())?
+                        .map(|v| v.value().len().saturating_sub(8))
+                        .unwrap_or(0);
+                    seq_t.remove(k)?;
+                    count -= 1;
+                    bytes = bytes.saturating_sub(len as u64);
+                }
+            }
+            meta.insert("manifest_seq", (seq + 1).to_be_bytes().as_slice())?;
+            meta.insert("manifest_count", count.to_be_bytes().as_slice())?;
+            meta.insert("manifest_bytes", bytes.to_be_bytes().as_slice())?;
+        }
+        w.commit()?;
+        Ok(true)
     }
 
     /// Stores an undecided proposal (durably: it is restored after a crash).
@@ -379,6 +549,8 @@ mod tests {
             diff: vec![(b"k".to_vec(), Some(b"v".to_vec()))],
             tx_ids: vec![[7; 32]],
             misses: vec![],
+            ext_cert: b"ext".to_vec(),
+            cosigned: Some(b"record".to_vec()),
         })
         .unwrap();
         assert_eq!(s.tip().unwrap(), 1);
@@ -389,6 +561,12 @@ mod tests {
             Some(b"v".to_vec())
         );
         assert_eq!(s.tx_location(&[7; 32]).unwrap(), Some((1, 0)));
+        assert_eq!(s.ext_cert(1).unwrap(), Some(b"ext".to_vec()));
+        let snap = s.snapshot().unwrap();
+        assert_eq!(snap.cosigned(None).unwrap(), Some((1, b"record".to_vec())));
+        assert_eq!(snap.cosigned(Some(2)).unwrap(), None);
+        assert_eq!(snap.block(1).unwrap(), Some(b"block".to_vec()));
+        drop(snap);
         // Survives reopening.
         drop(s);
         let s = Store::open(&dir.path().join("db")).unwrap();

@@ -76,6 +76,16 @@ pub enum EventKind {
         /// Leaf index in the registry log.
         log_index: u64,
     },
+    /// A torrent's license was amended by its creator.
+    LicenseAmended {
+        /// v2 infohash.
+        #[serde(with = "hex_bytes")]
+        infohash_v2: [u8; 32],
+        /// Creator.
+        creator: Address,
+        /// Leaf index of the amendment in the registry log.
+        log_index: u64,
+    },
     /// A tracker was registered (or re-activated).
     TrackerRegistered {
         /// URL.

@@ -14,7 +14,10 @@ use crate::codec::DecodeError;
 use crate::events::{Event, EventKind};
 use crate::keys::{Address, PublicKey};
 use crate::params::Params;
-use crate::records::{Account, KeyRecord, Revocation, Rotation, TorrentRecord, TrackerRecord};
+use crate::records::{
+    Account, HistoryItem, HistoryKind, KeyRecord, Revocation, Rotation, TorrentRecord,
+    TrackerRecord,
+};
 use crate::registry::RegistryEntry;
 use crate::state::{key, Overlay, StateRead};
 use crate::tx::{SignedTx, TxBody, TxId};
@@ -111,6 +114,15 @@ pub enum TxError {
     /// The name is empty.
     #[error("torrent name is empty")]
     EmptyName,
+    /// An amendment names a torrent that is not registered.
+    #[error("torrent is not registered")]
+    UnknownTorrent,
+    /// Only a torrent's creator may amend it.
+    #[error("only the torrent's creator may amend it")]
+    NotCreator,
+    /// The torrent has been amended too many times.
+    #[error("the torrent's history is full")]
+    HistoryFull,
     /// The tracker URL belongs to another operator.
     #[error("tracker URL is registered to another operator")]
     TrackerTaken,
@@ -157,6 +169,7 @@ impl TxError {
                 | Self::UnknownAccount(_)
                 | Self::InsufficientStake { .. }
                 | Self::StakerSetFull(_)
+                | Self::UnknownTorrent
                 | Self::State(_)
         )
     }
@@ -454,6 +467,20 @@ impl<'a, S: StateRead + ?Sized> Exec<'a, S> {
                 }
                 Effects::None
             }
+            TxBody::AmendLicense { infohash_v2, .. } => {
+                let b = self
+                    .st
+                    .get(&key::torrent(infohash_v2))
+                    .ok_or(TxError::UnknownTorrent)?;
+                let rec = TorrentRecord::decode(&b).map_err(chain::corrupt("torrent record"))?;
+                if rec.registration.creator != from {
+                    return Err(TxError::NotCreator);
+                }
+                if crate::query::history_len(&self.st, infohash_v2) >= crate::query::MAX_HISTORY {
+                    return Err(TxError::HistoryFull);
+                }
+                Effects::Torrent(Box::new(rec))
+            }
             TxBody::RegisterTracker { url } => {
                 let k = key::tracker(&sha256(url.as_bytes()));
                 match self.st.get(&k) {
@@ -598,8 +625,76 @@ impl<'a, S: StateRead + ?Sized> Exec<'a, S> {
                 if let Some(v1) = &reg.infohash_v1 {
                     self.st.put(key::torrent_v1(v1), reg.infohash_v2.to_vec());
                 }
+                self.st.put(
+                    key::creator_torrent(&from, &reg.infohash_v2),
+                    h.to_be_bytes().to_vec(),
+                );
+                let item = HistoryItem {
+                    kind: HistoryKind::Register,
+                    tx_id: id,
+                    height: h,
+                    manifest_hash: reg.manifest_hash,
+                    license: reg.license.clone(),
+                    log_index,
+                };
+                self.st
+                    .put(key::torrent_history(&reg.infohash_v2, 0), item.encode());
+                self.st.put(
+                    key::manifest_ref(&reg.manifest_hash),
+                    reg.infohash_v2.to_vec(),
+                );
                 self.events.push(ev(EventKind::TorrentRegistered {
                     infohash_v2: reg.infohash_v2,
+                    creator: from,
+                    log_index,
+                }));
+            }
+            (
+                TxBody::AmendLicense {
+                    infohash_v2,
+                    manifest_hash,
+                    license,
+                },
+                Effects::Torrent(old),
+            ) => {
+                let mut registration = old.registration.clone();
+                registration.manifest_hash = *manifest_hash;
+                registration.license = license.clone();
+                let entry = RegistryEntry {
+                    chain_id: self.chain_id.clone(),
+                    tx_id: id,
+                    height: h,
+                    registration: registration.clone(),
+                };
+                let leaf = btl_tlog::leaf_hash(&entry.encode());
+                let log = self.log()?;
+                let log_index = log.size();
+                let nodes = log.push(leaf);
+                for (level, idx, hash) in nodes {
+                    self.st.put(key::log_node(level, idx), hash.to_vec());
+                }
+                let seq = crate::query::history_len(&self.st, infohash_v2);
+                let item = HistoryItem {
+                    kind: HistoryKind::Amend,
+                    tx_id: id,
+                    height: h,
+                    manifest_hash: *manifest_hash,
+                    license: license.clone(),
+                    log_index,
+                };
+                self.st
+                    .put(key::torrent_history(infohash_v2, seq), item.encode());
+                self.st
+                    .put(key::manifest_ref(manifest_hash), infohash_v2.to_vec());
+                let rec = TorrentRecord {
+                    registration,
+                    tx_id: id,
+                    height: h,
+                    log_index,
+                };
+                self.st.put(key::torrent(infohash_v2), rec.encode());
+                self.events.push(ev(EventKind::LicenseAmended {
+                    infohash_v2: *infohash_v2,
                     creator: from,
                     log_index,
                 }));
@@ -795,4 +890,5 @@ pub(crate) enum Effects {
     None,
     Tracker(Option<TrackerRecord>),
     Key(PublicKey, Option<KeyRecord>),
+    Torrent(Box<TorrentRecord>),
 }

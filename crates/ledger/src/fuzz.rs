@@ -149,7 +149,7 @@ fn make_tx(state: &MemState, keys: &[SigningKey], op: &[u8]) -> Option<SignedTx>
         .flatten()
         .map_or(0, |a| a.nonce)
         .saturating_add(u64::from(op[11] >> 6).saturating_sub(1));
-    let body = match op[11] % 9 {
+    let body = match op[11] % 10 {
         0 => TxBody::Transfer {
             to,
             amount: if op[1] & 1 == 0 { small } else { amount },
@@ -183,6 +183,11 @@ fn make_tx(state: &MemState, keys: &[SigningKey], op: &[u8]) -> Option<SignedTx>
         7 => TxBody::RevokeKey {
             key: PublicKey::from_signing_key(&keys[usize::from(op[2] % (ACCOUNTS + 4))]),
             reason: RevokeReason::from_u8(op[3] % 4).unwrap_or(RevokeReason::Unspecified),
+        },
+        8 => TxBody::AmendLicense {
+            infohash_v2: [op[3] % 8; 32],
+            manifest_hash: [op[4]; 32],
+            license: format!("L{}", op[5] % 3),
         },
         _ => TxBody::Transfer {
             to: Address([op[2]; 32]),

@@ -52,7 +52,10 @@ pub use exec::{SigCache, TxError, VerifiedSigs, MAX_NONCE_AHEAD};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
 pub use keys::{Address, KeyParseError, PublicKey};
 pub use params::{Params, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES};
-pub use records::{Account, KeyRecord, KeyStatus, TorrentRecord, TrackerRecord, Validator};
+pub use records::{
+    Account, HistoryItem, HistoryKind, KeyRecord, KeyStatus, TorrentRecord, TrackerRecord,
+    Validator,
+};
 pub use registry::{ReceiptError, RegistryEntry};
 pub use smt::StateProof;
 pub use state::{Layered, MemState, StateDiff, StateRead};

@@ -25,7 +25,7 @@
 
 use crate::chain::{self, corrupt, StateError};
 use crate::keys::{Address, PublicKey};
-use crate::records::{Account, KeyRecord, KeyStatus, TorrentRecord, TrackerRecord};
+use crate::records::{Account, HistoryItem, KeyRecord, KeyStatus, TorrentRecord, TrackerRecord};
 use crate::smt::{self, SmtError, StateProof};
 use crate::state::{key, StateRead};
 
@@ -48,6 +48,33 @@ pub fn torrent(
             .map(Some)
             .map_err(corrupt("torrent")),
     }
+}
+
+/// Most items in a torrent's history (its registration and amendments).
+pub const MAX_HISTORY: u32 = 1024;
+
+/// The number of history items of a torrent.
+pub fn history_len(state: &(impl StateRead + ?Sized), infohash_v2: &[u8; 32]) -> u32 {
+    let mut n = 0;
+    while n < MAX_HISTORY && state.get(&key::torrent_history(infohash_v2, n)).is_some() {
+        n += 1;
+    }
+    n
+}
+
+/// A torrent's history, oldest first.
+pub fn history(
+    state: &(impl StateRead + ?Sized),
+    infohash_v2: &[u8; 32],
+) -> Result<Vec<HistoryItem>, StateError> {
+    let mut out = Vec::new();
+    for seq in 0..MAX_HISTORY {
+        let Some(b) = state.get(&key::torrent_history(infohash_v2, seq)) else {
+            break;
+        };
+        out.push(HistoryItem::decode(&b).map_err(corrupt("torrent history"))?);
+    }
+    Ok(out)
 }
 
 /// A torrent by v1 infohash (hybrid torrents).

@@ -318,3 +318,79 @@ pub struct Validator {
 /// A hex-encoded 32-byte value, for JSON views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hex32(#[serde(with = "hex_bytes")] pub [u8; 32]);
+
+/// Whether a history item registered or amended the torrent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryKind {
+    /// `RegisterTorrent`.
+    Register,
+    /// `AmendLicense`.
+    Amend,
+}
+
+/// One step of a torrent's registration history (each is a registry log
+/// leaf).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// Register or amend.
+    pub kind: HistoryKind,
+    /// The transaction.
+    pub tx_id: TxId,
+    /// Its block height.
+    pub height: u64,
+    /// The signed manifest in force from then on.
+    #[serde(with = "hex_bytes")]
+    pub manifest_hash: [u8; 32],
+    /// The license in force from then on.
+    pub license: String,
+    /// Its registry log leaf.
+    pub log_index: u64,
+}
+
+impl HistoryItem {
+    /// Stored encoding: `u8 1 | u8 kind (1 register, 2 amend) | [32] tx id |
+    /// u64 height | [32] manifest hash | str16 license | u64 log index`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(128);
+        w.u8(1);
+        w.u8(match self.kind {
+            HistoryKind::Register => 1,
+            HistoryKind::Amend => 2,
+        });
+        w.bytes(&self.tx_id.0);
+        w.u64(self.height);
+        w.bytes(&self.manifest_hash);
+        w.str16(&self.license);
+        w.u64(self.log_index);
+        w.finish()
+    }
+
+    /// Decodes the stored encoding.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        if r.u8("history version")? != 1 {
+            return Err(DecodeError::Invalid("history item version"));
+        }
+        let kind = match r.u8("history kind")? {
+            1 => HistoryKind::Register,
+            2 => HistoryKind::Amend,
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "history kind",
+                    tag,
+                })
+            }
+        };
+        let item = Self {
+            kind,
+            tx_id: TxId(r.array("tx id")?),
+            height: r.u64("height")?,
+            manifest_hash: r.array("manifest hash")?,
+            license: r.str16(crate::tx::MAX_LICENSE_BYTES, "license")?,
+            log_index: r.u64("log index")?,
+        };
+        r.finish()?;
+        Ok(item)
+    }
+}

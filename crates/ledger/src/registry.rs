@@ -227,6 +227,60 @@ pub fn make_receipt(
     })
 }
 
+/// Builds the receipt of registry transaction `tx_id` (a registration or
+/// an amendment of the torrent `infohash_v2`, see its history) against a
+/// cosigned checkpoint note that covers it.
+pub fn make_tx_receipt(
+    state: &(impl StateRead + ?Sized),
+    infohash_v2: &[u8; 32],
+    tx_id: &TxId,
+    checkpoint_note: &Note,
+) -> Result<(TlogProof, u64), ReceiptError> {
+    let info = crate::ChainInfo::load(state)?;
+    let rec = crate::query::torrent(state, infohash_v2)?.ok_or(ReceiptError::NotRegistered)?;
+    let history = crate::query::history(state, infohash_v2)?;
+    let (height, index, registration) = match history.iter().find(|i| i.tx_id == *tx_id) {
+        Some(item) => {
+            let mut r = rec.registration.clone();
+            r.manifest_hash = item.manifest_hash;
+            r.license = item.license.clone();
+            (item.height, item.log_index, r)
+        }
+        None if rec.tx_id == *tx_id => (rec.height, rec.log_index, rec.registration.clone()),
+        None => return Err(ReceiptError::NotRegistered),
+    };
+    let cp = Checkpoint::parse(checkpoint_note.text())?;
+    if cp.origin != log_origin(&info.chain_id) {
+        return Err(btl_tlog::CheckpointError::WrongOrigin {
+            expected: log_origin(&info.chain_id),
+            found: cp.origin,
+        }
+        .into());
+    }
+    if index >= cp.size {
+        return Err(ReceiptError::NotCovered {
+            size: cp.size,
+            index,
+        });
+    }
+    let entry = RegistryEntry {
+        chain_id: info.chain_id,
+        tx_id: *tx_id,
+        height,
+        registration,
+    };
+    let path = inclusion_proof(&LogNodes(state), index, cp.size)?;
+    Ok((
+        TlogProof {
+            extra: Some(entry.encode()),
+            index,
+            path,
+            checkpoint: checkpoint_note.clone(),
+        },
+        index,
+    ))
+}
+
 /// Verifies a receipt offline: the entry in its extra line is at its index
 /// in the log of `chain_id`, under a checkpoint cosigned by validators of
 /// `set` holding more than two thirds of its power. Returns the entry and

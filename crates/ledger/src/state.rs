@@ -100,6 +100,29 @@ pub mod key {
         v.extend_from_slice(&height.to_be_bytes());
         v
     }
+    /// Item `seq` of a torrent's registration history (auxiliary: the
+    /// history is also in the registry log).
+    pub fn torrent_history(ih2: &[u8; 32], seq: u32) -> Vec<u8> {
+        let mut v = b"xh".to_vec();
+        v.extend_from_slice(ih2);
+        v.extend_from_slice(&seq.to_be_bytes());
+        v
+    }
+    /// The creator index: a torrent under its creator's account (value:
+    /// u64 registration height).
+    pub fn creator_torrent(creator: &crate::Address, ih2: &[u8; 32]) -> Vec<u8> {
+        let mut v = b"xc".to_vec();
+        v.extend_from_slice(&creator.0);
+        v.extend_from_slice(ih2);
+        v
+    }
+    /// The manifest index: a manifest hash in use by a torrent (value: its
+    /// v2 infohash).
+    pub fn manifest_ref(manifest_hash: &[u8; 32]) -> Vec<u8> {
+        let mut v = b"xm".to_vec();
+        v.extend_from_slice(manifest_hash);
+        v
+    }
     /// A registry log node (see `btl_tlog::merkle`).
     pub fn log_node(level: u8, index: u64) -> Vec<u8> {
         let mut v = b"xl".to_vec();

@@ -21,6 +21,8 @@
 //! kind 0x06 RetireTracker    str16 url
 //! kind 0x07 RotateKey        [32] new_key, bool revoke_old
 //! kind 0x08 RevokeKey        [32] key, u8 reason
+//! kind 0x09 AmendLicense     [32] infohash_v2, [32] manifest_hash,
+//!                            str16 license
 //!
 //! SignedTx: Tx || [64] Ed25519 signature
 //! signed message: "btl-ledger/tx/v1" || u8 len(chain_id) || chain_id || Tx
@@ -174,6 +176,18 @@ pub enum TxBody {
         /// Why.
         reason: RevokeReason,
     },
+    /// Change a registered torrent's license (and its signed manifest);
+    /// only its creator may. The old terms stay in the torrent's history.
+    AmendLicense {
+        /// The torrent.
+        #[serde(with = "hex_bytes")]
+        infohash_v2: [u8; 32],
+        /// SHA-256 of the new signed provenance manifest.
+        #[serde(with = "hex_bytes")]
+        manifest_hash: [u8; 32],
+        /// The new license summary.
+        license: String,
+    },
 }
 
 impl TxBody {
@@ -188,6 +202,7 @@ impl TxBody {
             Self::RetireTracker { .. } => 0x06,
             Self::RotateKey { .. } => 0x07,
             Self::RevokeKey { .. } => 0x08,
+            Self::AmendLicense { .. } => 0x09,
         }
     }
 
@@ -202,6 +217,7 @@ impl TxBody {
             Self::RetireTracker { .. } => "retire_tracker",
             Self::RotateKey { .. } => "rotate_key",
             Self::RevokeKey { .. } => "revoke_key",
+            Self::AmendLicense { .. } => "amend_license",
         }
     }
 }
@@ -272,6 +288,15 @@ impl Tx {
                 w.bytes(&key.0);
                 w.u8(*reason as u8);
             }
+            TxBody::AmendLicense {
+                infohash_v2,
+                manifest_hash,
+                license,
+            } => {
+                w.bytes(infohash_v2);
+                w.bytes(manifest_hash);
+                w.str16(license);
+            }
         }
     }
 
@@ -318,6 +343,17 @@ impl Tx {
                 key: PublicKey(r.array("key")?),
                 reason: RevokeReason::from_u8(r.u8("reason")?)?,
             },
+            0x09 => {
+                let infohash_v2 = r.array("infohash v2")?;
+                let manifest_hash = r.array("manifest hash")?;
+                let license = r.str16(MAX_LICENSE_BYTES, "license")?;
+                check_text_field(&license, "license")?;
+                TxBody::AmendLicense {
+                    infohash_v2,
+                    manifest_hash,
+                    license,
+                }
+            }
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "transaction kind",

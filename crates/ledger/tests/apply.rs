@@ -612,6 +612,65 @@ fn register_torrent_logs_it_and_receipts_verify_offline() {
 }
 
 #[test]
+fn amend_license_by_the_creator_keeps_history_and_logs_a_leaf() {
+    let mut c = Chain::new(&genesis());
+    let r1 = registration(addr(2), 1);
+    let ih = r1.infohash_v2;
+    let t1 = c.tx(2, TxBody::RegisterTorrent(r1.clone()));
+    c.block_ok(vec![t1.clone()]);
+    let amend = |m: u8, lic: &str| TxBody::AmendLicense {
+        infohash_v2: ih,
+        manifest_hash: [m; 32],
+        license: lic.into(),
+    };
+    // Only the creator; only a registered torrent.
+    assert_eq!(
+        check_tx(&c.state, &c.tx(3, amend(9, "MIT"))),
+        Err(TxError::NotCreator)
+    );
+    let unknown = TxBody::AmendLicense {
+        infohash_v2: [0xee; 32],
+        manifest_hash: [9; 32],
+        license: "MIT".into(),
+    };
+    assert_eq!(
+        check_tx(&c.state, &c.tx(2, unknown)),
+        Err(TxError::UnknownTorrent)
+    );
+    let t2 = c.tx(2, amend(9, "CC-BY-SA-4.0"));
+    let b = c.block_ok(vec![t2.clone()]);
+    assert_eq!(b.block.header.log_size, 2);
+    let rec = query::torrent(&c.state, &ih).unwrap().unwrap();
+    assert_eq!(rec.registration.license, "CC-BY-SA-4.0");
+    assert_eq!(rec.registration.manifest_hash, [9; 32]);
+    assert_eq!(rec.registration.name, r1.name);
+    assert_eq!(rec.tx_id, t2.id(CHAIN));
+    assert_eq!(rec.log_index, 1);
+    let hist = query::history(&c.state, &ih).unwrap();
+    assert_eq!(hist.len(), 2);
+    assert_eq!(hist[0].kind, HistoryKind::Register);
+    assert_eq!(hist[0].license, r1.license);
+    assert_eq!(hist[0].tx_id, t1.id(CHAIN));
+    assert_eq!(hist[1].kind, HistoryKind::Amend);
+    assert_eq!(hist[1].log_index, 1);
+
+    // Both leaves have receipts that verify offline.
+    let header = c.headers.last().unwrap().clone();
+    let mut note = Note::new(&registry::checkpoint(&header).to_text()).unwrap();
+    note.add_signature(registry::cosign_checkpoint(&header, &addr(1), &key(1)).unwrap())
+        .unwrap();
+    let set = validator_set(&c.state, header.height).unwrap();
+    let verifiers = registry::validator_verifiers(CHAIN, &set);
+    for (t, lic) in [(&t1, r1.license.as_str()), (&t2, "CC-BY-SA-4.0")] {
+        let (proof, _) = registry::make_tx_receipt(&c.state, &ih, &t.id(CHAIN), &note).unwrap();
+        let (entry, _) =
+            registry::verify_receipt(proof.to_text().as_bytes(), CHAIN, &verifiers).unwrap();
+        assert_eq!(entry.tx_id, t.id(CHAIN));
+        assert_eq!(entry.registration.license, lic);
+    }
+}
+
+#[test]
 fn trackers_register_and_retire() {
     let mut c = Chain::new(&genesis());
     let url = "udp://tracker.example:6969/announce".to_string();
