@@ -2,6 +2,8 @@
 //! Malachite vote extensions, receipts that verify offline with the
 //! validators' keys, and refuse tampering or another chain's validators.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod ledger_common;
 

@@ -2,6 +2,8 @@
 //! verification, torrent resolution with history (AmendLicense) and
 //! receipts, creator listings, key status, and clear 4xx for bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod ledger_common;
 
