@@ -137,6 +137,63 @@ fn publish_check_refuse_and_plain_peer_downloads() {
         .unwrap();
     assert_eq!(ledger["status"], "ok", "{check}");
 
+    // The .prov carries the receipt (the checkpoint cosigned by the
+    // validators), and it verifies offline with their keys alone.
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&prov).unwrap()).unwrap();
+    let receipt = doc["receipt"].as_str().unwrap_or_default().to_string();
+    assert!(
+        receipt.starts_with("c2sp.org/tlog-proof@v1\n"),
+        "no receipt in the .prov: {doc}"
+    );
+    let (code, verifiers) = ledger_common::get(e._ledger.http[0], "/registry/verifiers");
+    assert_eq!(code, 200, "{verifiers}");
+    let trust = e.dir.join("trust.json");
+    std::fs::write(&trust, verifiers.to_string()).unwrap();
+    let offline = run_json(
+        cmd(&e)
+            .args(["verify", "--json", "--offline", "--trust"])
+            .arg(&trust)
+            .arg(&prov)
+            .env("BTL_LEDGER", "http://127.0.0.1:9"),
+    );
+    assert_eq!(offline["verdict"], "verified", "{offline}");
+    let receipt_check = offline["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "receipt")
+        .unwrap();
+    assert_eq!(receipt_check["status"], "ok", "{offline}");
+
+    // A receipt altered by one digit is refused, offline.
+    let mut bad = doc.clone();
+    let mut lines: Vec<String> = receipt.lines().map(str::to_string).collect();
+    let last = lines.len() - 1;
+    // The last line is a validator's signature: change one base64 digit.
+    let at = lines[last].chars().count() - 5;
+    let flipped: String = lines[last]
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match (i == at, c) {
+            (true, 'A') => 'B',
+            (true, _) => 'A',
+            (false, c) => c,
+        })
+        .collect();
+    lines[last] = flipped;
+    bad["receipt"] = serde_json::Value::String(lines.join("\n") + "\n");
+    let bad_prov = e.dir.join("tampered.prov");
+    std::fs::write(&bad_prov, bad.to_string()).unwrap();
+    let err = run_err(
+        cmd(&e)
+            .args(["verify", "--offline", "--trust"])
+            .arg(&trust)
+            .arg(&bad_prov)
+            .arg("--torrent")
+            .arg(&torrent),
+    );
+    assert!(err.contains("receipt"), "{err}");
+
     // A replayed registration is refused, naming the problem.
     let err = run_err(&mut publish(&e, &torrent, "me"));
     assert!(err.contains("already registered"), "{err}");
