@@ -194,6 +194,42 @@ fn publish_check_refuse_and_plain_peer_downloads() {
     );
     assert!(err.contains("receipt"), "{err}");
 
+    // Amend the license: a new record with its own receipt; the history
+    // keeps both, and the rewritten .prov verifies.
+    let mut c = cmd(&e);
+    c.args([
+        "license",
+        "amend",
+        "--key",
+        "me",
+        "--license",
+        "CC-BY-SA-4.0",
+        "--wait",
+        "30",
+        "--json",
+    ])
+    .arg(&torrent);
+    let amended = run_json(&mut c);
+    assert_eq!(amended["license"], "CC-BY-SA-4.0", "{amended}");
+    assert_eq!(amended["previous_license"], "CC-BY-4.0", "{amended}");
+    assert_eq!(amended["receipt"], true, "{amended}");
+    let history = run_json(cmd(&e).args(["license", "history", "--json"]).arg(&torrent));
+    let licenses: Vec<&str> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["license"].as_str().unwrap())
+        .collect();
+    assert_eq!(licenses, ["CC-BY-4.0", "CC-BY-SA-4.0"], "{history}");
+    let check = run_json(cmd(&e).args(["verify", "--json"]).arg(&prov));
+    assert_eq!(check["verdict"], "verified", "{check}");
+    // Only the creator may amend.
+    let mut c = cmd(&e);
+    c.args(["license", "amend", "--key", "poor", "--license", "MIT"])
+        .arg(&torrent);
+    let err = run_err(&mut c);
+    assert!(err.contains("only its creator"), "{err}");
+
     // A replayed registration is refused, naming the problem.
     let err = run_err(&mut publish(&e, &torrent, "me"));
     assert!(err.contains("already registered"), "{err}");

@@ -1,13 +1,22 @@
 //! `btl license`: a published torrent's license records.
 
-use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use btl_ledger::TxBody;
+use btl_manifest::{Manifest, ProvFile};
 use serde_json::json;
 
+use crate::cmd::key::{self, now};
+use crate::cmd::manifest::LicenseArgs;
+use crate::cmd::publish::{load_v2_torrent, submit_manifest};
 use crate::cmd::registry_common::{self as rc, LedgerArgs};
 use crate::input::{self, Source};
+use crate::passphrase::PassArgs;
 
-/// A published torrent's license: show its history (every record the
-/// ledger holds, oldest first).
+/// A published torrent's license: amend it (a new record; the old ones stay
+/// visible), or show its history (every record the ledger holds, oldest
+/// first).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -17,8 +26,41 @@ pub struct Args {
 /// The `btl license` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum LicenseCommand {
+    /// Record new license terms for a torrent you published.
+    Amend(AmendArgs),
     /// Show the license history of a published torrent.
     History(HistoryArgs),
+}
+
+/// Record new license terms for a torrent you published.
+///
+/// Signs a new manifest with the new license and terms, registers it on
+/// the ledger as an amendment (an AmendLicense transaction from the
+/// creator's account, which pays --fee), waits until it is final, and
+/// rewrites <v2 infohash>.prov beside the torrent with the new manifest and
+/// its receipt. The earlier records stay on the ledger: `btl license
+/// history` lists them all.
+///
+/// Example: btl license amend album.torrent --key me --license CC-BY-SA-4.0
+#[derive(Debug, clap::Args)]
+pub struct AmendArgs {
+    /// The published .torrent or .btl file.
+    pub torrent: PathBuf,
+    /// The creator's key (the one that published it).
+    #[arg(long, env = "BTL_KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub license: LicenseArgs,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+    /// Print JSON.
+    #[arg(long, env = "BTL_JSON")]
+    pub json: bool,
+    /// The keys directory [default: $XDG_DATA_HOME/btl/keys].
+    #[arg(long, env = "BTL_KEYS_DIR", value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub pass: PassArgs,
 }
 
 /// Show the license records of a published torrent, oldest first: the
@@ -39,8 +81,87 @@ pub struct HistoryArgs {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     match args.command {
+        LicenseCommand::Amend(a) => amend(a),
         LicenseCommand::History(a) => history(a),
     }
+}
+
+fn amend(a: AmendArgs) -> Result<()> {
+    let torrent = load_v2_torrent(&a.torrent)?;
+    let store = key::store(a.keys_dir.as_deref())?;
+    let creator = store.info(&a.key)?.did;
+    let (license, payment) = a.license.build(&creator)?;
+    let created = now();
+    let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;
+    let ih = manifest.infohash_v2;
+    let rt = rc::runtime()?;
+    let (client, chain_id) = rt.block_on(rc::connect(&a.ledger.ledger))?;
+    let Some(rec) = rt.block_on(client.ledger_record(&ih.to_hex()))? else {
+        bail!(
+            "{} is not registered on {chain_id}: publish it first (btl publish)",
+            torrent.name()
+        );
+    };
+    let account = btl_manifest::Account::of(&manifest.creator).to_string();
+    if rec.registration.creator.to_string() != account {
+        bail!(
+            "{} was registered by {}, not by key {} ({account}): only its creator can amend it",
+            torrent.name(),
+            rec.registration.creator,
+            a.key
+        );
+    }
+    let signing = key::load(&store, &a.key, &a.pass)?;
+    let signed = manifest.sign(&signing, created)?;
+    let body = TxBody::AmendLicense {
+        infohash_v2: ih.0,
+        manifest_hash: signed.id().0,
+        license: signed.manifest().license.spdx.clone(),
+    };
+    let pb = rc::spinner(a.json);
+    let result = rt.block_on(submit_manifest(
+        &client, &chain_id, &signing, &signed, body, &a.ledger, &pb,
+    ));
+    pb.finish_and_clear();
+    let (tx_id, height, receipt, warning) = result?;
+    let out = a
+        .torrent
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(btl_manifest::prov::file_name(&ih));
+    let mut prov = ProvFile::new(&signed);
+    prov.receipt = receipt.clone();
+    std::fs::write(&out, prov.to_json_pretty())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let license = &signed.manifest().license.spdx;
+    if a.json {
+        let v = json!({
+            "infohash_v2": ih.to_hex(),
+            "tx_id": tx_id.to_string(),
+            "height": height,
+            "chain_id": chain_id,
+            "manifest_id": signed.id().to_hex(),
+            "license": license,
+            "previous_license": rec.registration.license,
+            "prov": out.display().to_string(),
+            "receipt": receipt.is_some(),
+            "warning": warning,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "Amended {} on {chain_id}: {} -> {license}",
+            torrent.name(),
+            rec.registration.license
+        );
+        println!("Transaction:  {tx_id} (height {height})");
+        println!("Wrote:        {}", out.display());
+        if let Some(w) = &warning {
+            println!("Warning:      {w}");
+        }
+        println!("History:      btl license history {}", a.torrent.display());
+    }
+    Ok(())
 }
 
 /// The v2 infohash (hex) named by a file, a magnet or a hex string.

@@ -128,8 +128,9 @@ pub fn run(a: Args) -> Result<()> {
     let signed = manifest.sign(&signing, created)?;
     let pb = rc::spinner(a.json);
     let started = Instant::now();
-    let result = rt.block_on(publish(
-        &client, &chain_id, &signing, &signed, &a.ledger, &pb,
+    let body = TxBody::RegisterTorrent(registration(&signed));
+    let result = rt.block_on(submit_manifest(
+        &client, &chain_id, &signing, &signed, body, &a.ledger, &pb,
     ));
     pb.finish_and_clear();
     let (tx_id, height, receipt, warning) = result?;
@@ -187,13 +188,15 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-/// Uploads, registers, waits, fetches the receipt. Returns the transaction,
-/// its height, the receipt (if the node serves one in time) and a warning.
-async fn publish(
+/// Uploads the manifest, submits `body` (the registration or amendment that
+/// names it), waits, fetches the receipt. Returns the transaction, its
+/// height, the receipt (if the node serves one in time) and a warning.
+pub async fn submit_manifest(
     client: &btl_registry::RegistryClient,
     chain_id: &str,
     key: &btl_manifest::SigningKey,
     signed: &SignedManifest,
+    body: TxBody,
     l: &LedgerArgs,
     pb: &indicatif::ProgressBar,
 ) -> Result<(TxId, u64, Option<String>, Option<String>)> {
@@ -213,16 +216,7 @@ async fn publish(
         }
         Err(e) => return Err(e).context("uploading the manifest"),
     }
-    let (id, st) = rc::submit_and_wait(
-        client,
-        chain_id,
-        key,
-        l.fee,
-        TxBody::RegisterTorrent(registration(signed)),
-        deadline,
-        pb,
-    )
-    .await?;
+    let (id, st) = rc::submit_and_wait(client, chain_id, key, l.fee, body, deadline, pb).await?;
     let height = st.height.unwrap_or_default();
     pb.set_message("waiting for the validators' cosigned receipt");
     let receipt = match client.receipt(&id, deadline).await {
