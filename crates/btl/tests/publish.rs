@@ -256,6 +256,17 @@ fn publish_check_refuse_and_plain_peer_downloads() {
     let err = run_err(&mut publish(&e, &other, "nobody"));
     assert!(err.contains("nobody"), "{err}");
 
+    // The creator's key leaks: rotate to a new key and revoke the old one.
+    // Its manifests are then refused, naming the revocation.
+    key_hex(&e.keys, "me2");
+    let mut c = cmd(&e);
+    c.args(["key", "rotate", "me", "--to", "me2", "--revoke-old"])
+        .args(["--wait", "30", "--json"]);
+    let rotated = run_json(&mut c);
+    assert_eq!(rotated["revoked_old"], true, "{rotated}");
+    let err = run_err(cmd(&e).args(["verify"]).arg(&prov));
+    assert!(err.contains("revoked"), "{err}");
+
     // A plain libtorrent peer downloads the published torrent from btl seed.
     common::require_libtorrent();
     let (_seeder, ready) = start_btl_seed(&e.dir, &torrent, &data, "127.0.0.1", &[]);

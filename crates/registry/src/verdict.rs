@@ -359,8 +359,19 @@ pub fn check(input: &VerdictInput<'_>) -> Verdict {
     }
     let reg_height = receipt_height.or(ledger_height);
 
-    // The creator key.
-    match input.key_status {
+    // The creator key: only a status about the signing key itself counts
+    // (after a rotation, the account's current key is another key).
+    let signer = hex::encode(signed.manifest().creator.public_bytes());
+    let about_signer = |k: &&KeyStatusView| {
+        k.public_key
+            .as_deref()
+            .is_none_or(|p| p.eq_ignore_ascii_case(&signer))
+    };
+    match input.key_status.filter(about_signer) {
+        None if input.key_status.is_some() => c.skip(
+            "creator_key",
+            "the ledger described the account's current key, not the key that signed",
+        ),
         None => c.skip("creator_key", "key status not consulted"),
         Some(k) => match k.status.as_str() {
             "current" | "active" => c.pass("creator_key", "the creator's current key"),

@@ -288,6 +288,23 @@ fn revoked_key() {
 }
 
 #[test]
+fn a_status_about_another_key_does_not_count() {
+    // After a rotation the account's current key is "current", but the
+    // manifest was signed by the old one: that status says nothing of it.
+    let m = manifest_of(&creator(), 1, "MIT");
+    let mut other = key("current", Some(3));
+    other.public_key = Some("ab".repeat(32));
+    let v = check(&VerdictInput {
+        manifest: &m.canonical_bytes(),
+        key_status: Some(&other),
+        ..Default::default()
+    });
+    let c = v.checks.iter().find(|c| c.name == "creator_key").unwrap();
+    assert_eq!(c.status, CheckStatus::Skipped, "{c:?}");
+    assert!(c.detail.contains("not the key that signed"), "{c:?}");
+}
+
+#[test]
 fn rotated_key_keeps_history_valid() {
     let m = manifest_of(&creator(), 1, "MIT");
     let bytes = m.canonical_bytes();

@@ -34,6 +34,8 @@ pub struct LedgerCtx {
     pub verifiers: VerifierSet,
     /// The registry's record of the torrent, if registered.
     pub view: Option<TorrentView>,
+    /// The status of the key that signed the registry's manifest.
+    pub signer_key: Option<KeyStatusView>,
     client: RegistryClient,
 }
 
@@ -47,7 +49,17 @@ impl LedgerCtx {
         let verifiers = client.verifiers(None).await.map_err(|e| e.to_string())?;
         let set = verifiers.verifier_set()?;
         let view = client.torrent(v2_hex).await.map_err(|e| e.to_string())?;
+        let signer = view
+            .as_ref()
+            .and_then(|v| v.manifest.as_ref())
+            .and_then(|m| m.get("creator"))
+            .and_then(|c| c.as_str());
+        let signer_key = match signer {
+            Some(did) => client.key_status(did).await.ok(),
+            None => None,
+        };
         Ok(LedgerCtx {
+            signer_key,
             url: url.to_string(),
             chain_id: verifiers.chain_id.clone(),
             verifiers: set,
@@ -115,9 +127,7 @@ pub fn verify_parts(
             chain_id: &l.chain_id,
             verifiers: &l.verifiers,
         }),
-        key_status: key_status.or(ledger
-            .and_then(|l| l.view.as_ref())
-            .and_then(|v| v.creator_key.as_ref())),
+        key_status: key_status.or(ledger.and_then(|l| l.signer_key.as_ref())),
         ledger: ledger.and_then(|l| l.view.as_ref()).map(|v| LedgerInput {
             record: &v.torrent,
             history: &v.history,

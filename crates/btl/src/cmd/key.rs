@@ -45,6 +45,8 @@ pub enum KeyCommand {
     /// Add a key from a key file (as `export` writes) or from a secret key
     /// (a Multikey `z3u2…` or 64 hex digits of seed).
     Import(ImportArgs),
+    /// Move your ledger account to a new key (optionally revoking the old).
+    Rotate(crate::cmd::key_ledger::RotateArgs),
 }
 
 /// How to protect a new key.
@@ -176,6 +178,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         KeyCommand::Export(a) => export(&ks, a),
         KeyCommand::Import(a) => import(&ks, a),
+        KeyCommand::Rotate(a) => crate::cmd::key_ledger::rotate(&ks, a),
     }
 }
 

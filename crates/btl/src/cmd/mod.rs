@@ -7,6 +7,7 @@ pub mod get;
 pub mod get_prov;
 pub mod info;
 pub mod key;
+pub mod key_ledger;
 pub mod ledger;
 pub mod ledger_app;
 pub mod ledger_bench;

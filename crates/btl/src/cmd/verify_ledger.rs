@@ -60,12 +60,16 @@ async fn fetch(client: &RegistryClient, signed: &SignedManifest) -> Result<Onlin
         Some(v) => (Some(v.torrent), v.history, v.creator_key),
         None => (client.ledger_record(&ih).await?, Vec::new(), None),
     };
+    // The status that matters is the signing key's: the registry's
+    // `creator_key` may describe the account's current key (after a
+    // rotation, another key), so ask about the signer's own key then.
+    let signer = hex::encode(m.creator.public_bytes());
+    if key.as_ref().and_then(|k| k.public_key.as_deref()) != Some(signer.as_str()) {
+        key = None;
+    }
     let mut key_note = String::new();
     if key.is_none() {
-        match client
-            .key_status(&hex::encode(m.creator.public_bytes()))
-            .await
-        {
+        match client.key_status(&signer).await {
             Ok(k) => key = Some(k),
             Err(e) => key_note = format!("the ledger did not say ({e})"),
         }
