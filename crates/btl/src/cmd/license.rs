@@ -1,18 +1,16 @@
 //! `btl license`: a published torrent's license records.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use btl_ledger::TxBody;
-use btl_manifest::{Manifest, ProvFile};
+use btl_manifest::Manifest;
 use serde_json::json;
 
 use crate::cmd::key::{self, now};
-use crate::cmd::manifest::LicenseArgs;
-use crate::cmd::publish::{load_v2_torrent, submit_manifest};
+use crate::cmd::publish::{load_v2_torrent, submit_manifest, write_prov, SignerArgs};
 use crate::cmd::registry_common::{self as rc, LedgerArgs};
 use crate::input::{self, Source};
-use crate::passphrase::PassArgs;
 
 /// A published torrent's license: amend it (a new record; the old ones stay
 /// visible), or show its history (every record the ledger holds, oldest
@@ -46,21 +44,9 @@ pub enum LicenseCommand {
 pub struct AmendArgs {
     /// The published .torrent or .btl file.
     pub torrent: PathBuf,
-    /// The creator's key (the one that published it).
-    #[arg(long, env = "BTL_KEY")]
-    pub key: String,
+    /// The creator's key (the one that published it) and the new terms.
     #[command(flatten)]
-    pub license: LicenseArgs,
-    #[command(flatten)]
-    pub ledger: LedgerArgs,
-    /// Print JSON.
-    #[arg(long, env = "BTL_JSON")]
-    pub json: bool,
-    /// The keys directory [default: $XDG_DATA_HOME/btl/keys].
-    #[arg(long, env = "BTL_KEYS_DIR", value_name = "DIR")]
-    pub keys_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub pass: PassArgs,
+    pub signer: SignerArgs,
 }
 
 /// Show the license records of a published torrent, oldest first: the
@@ -86,8 +72,9 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-fn amend(a: AmendArgs) -> Result<()> {
-    let torrent = load_v2_torrent(&a.torrent)?;
+fn amend(args: AmendArgs) -> Result<()> {
+    let a = &args.signer;
+    let torrent = load_v2_torrent(&args.torrent)?;
     let store = key::store(a.keys_dir.as_deref())?;
     let creator = store.info(&a.key)?.did;
     let (license, payment) = a.license.build(&creator)?;
@@ -124,15 +111,7 @@ fn amend(a: AmendArgs) -> Result<()> {
     ));
     pb.finish_and_clear();
     let (tx_id, height, receipt, warning) = result?;
-    let out = a
-        .torrent
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(btl_manifest::prov::file_name(&ih));
-    let mut prov = ProvFile::new(&signed);
-    prov.receipt = receipt.clone();
-    std::fs::write(&out, prov.to_json_pretty())
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    let out = write_prov(&args.torrent, &signed, receipt.clone())?;
     let license = &signed.manifest().license.spdx;
     if a.json {
         let v = json!({
@@ -159,7 +138,10 @@ fn amend(a: AmendArgs) -> Result<()> {
         if let Some(w) = &warning {
             println!("Warning:      {w}");
         }
-        println!("History:      btl license history {}", a.torrent.display());
+        println!(
+            "History:      btl license history {}",
+            args.torrent.display()
+        );
     }
     Ok(())
 }

@@ -37,6 +37,14 @@ use crate::passphrase::PassArgs;
 pub struct Args {
     /// The .torrent or .btl file.
     pub torrent: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Who signs a manifest, under which terms, and which ledger registers it
+/// (shared by `btl publish` and `btl license amend`).
+#[derive(Debug, clap::Args)]
+pub struct SignerArgs {
     /// The name of your key (see btl key list); its account registers the
     /// torrent and pays the fee.
     #[arg(long, env = "BTL_KEY")]
@@ -53,6 +61,26 @@ pub struct Args {
     pub keys_dir: Option<PathBuf>,
     #[command(flatten)]
     pub pass: PassArgs,
+}
+
+/// Writes `<v2 infohash>.prov` (the manifest and its receipt, if any)
+/// beside `torrent`; returns its path.
+pub fn write_prov(
+    torrent: &Path,
+    signed: &SignedManifest,
+    receipt: Option<String>,
+) -> Result<PathBuf> {
+    let out = torrent
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(btl_manifest::prov::file_name(
+            &signed.manifest().infohash_v2,
+        ));
+    let mut prov = ProvFile::new(signed);
+    prov.receipt = receipt;
+    std::fs::write(&out, prov.to_json_pretty())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(out)
 }
 
 /// The file roots a registration carries: each file's pieces root, in file
@@ -96,8 +124,9 @@ pub fn load_v2_torrent(path: &Path) -> Result<Box<Torrent>> {
 }
 
 /// Runs the subcommand.
-pub fn run(a: Args) -> Result<()> {
-    let torrent = load_v2_torrent(&a.torrent)?;
+pub fn run(args: Args) -> Result<()> {
+    let a = &args.signer;
+    let torrent = load_v2_torrent(&args.torrent)?;
     let store = key::store(a.keys_dir.as_deref())?;
     let info = store.info(&a.key)?;
     let creator = info.did;
@@ -106,11 +135,6 @@ pub fn run(a: Args) -> Result<()> {
     // Check everything offline before asking for the passphrase.
     let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;
     let ih = manifest.infohash_v2;
-    let out = a
-        .torrent
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(btl_manifest::prov::file_name(&ih));
     let rt = rc::runtime()?;
     // Reach the ledger and refuse a registered torrent before signing.
     let (client, chain_id) = rt.block_on(rc::connect(&a.ledger.ledger))?;
@@ -136,10 +160,7 @@ pub fn run(a: Args) -> Result<()> {
     let (tx_id, height, receipt, warning) = result?;
     let elapsed = started.elapsed();
 
-    let mut prov = ProvFile::new(&signed);
-    prov.receipt = receipt.clone();
-    let text = prov.to_json_pretty();
-    std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
+    let out = write_prov(&args.torrent, &signed, receipt.clone())?;
 
     let mut magnet = crate::cmd::info::magnet_for(&torrent);
     magnet.ledger_ref = Some(Sha256Hash(tx_id.0));
