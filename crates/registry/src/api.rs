@@ -264,3 +264,17 @@ pub struct TorrentView {
     #[serde(default)]
     pub creator_key: Option<KeyStatusView>,
 }
+
+/// Fuzzing entry point: the trust-file parser and the decoding of every
+/// ledger reply the client reads. None may panic; a parsed trust file's
+/// verifier set is built too.
+#[doc(hidden)]
+pub fn fuzz_replies(data: &[u8]) {
+    if let Ok(v) = Verifiers::parse(data) {
+        let _ = v.verifier_set();
+    }
+    let _ = serde_json::from_slice::<TorrentView>(data);
+    let _ = serde_json::from_slice::<KeyStatusView>(data);
+    let _ = serde_json::from_slice::<RecordView>(data);
+    let _ = serde_json::from_slice::<TxStatus>(data);
+}
