@@ -103,17 +103,7 @@ fn btl_finds_libtorrent_through_opentracker_udp() {
 #[test]
 fn btl_meets_btl_through_btl_tracker() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = btl();
-    cmd.args([
-        "tracker",
-        "--json",
-        "--http",
-        "127.0.0.1:0",
-        "--udp",
-        "127.0.0.1:0",
-    ]);
-    let mut tracker = Spawned::start(cmd, "btl-tracker", tmp.path());
-    let ready = tracker.wait_event("listening", DEADLINE);
+    let (_tracker, ready) = common::start_btl_tracker(tmp.path(), &[]);
     let udp = ready["udp"].as_str().expect("udp address").to_string();
     let (seed_dir, torrent) = setup(tmp.path(), &format!("udp://{udp}/announce"));
     let mut seed = btl();

@@ -26,18 +26,7 @@ struct TrackerProc {
 }
 
 fn tracker(dir: &Path, extra: &[&str]) -> TrackerProc {
-    let mut cmd = btl();
-    cmd.args([
-        "tracker",
-        "--http",
-        "127.0.0.1:0",
-        "--udp",
-        "127.0.0.1:0",
-        "--json",
-    ])
-    .args(extra);
-    let mut proc = Spawned::start(cmd, "btl-tracker", dir);
-    let ev = proc.wait_event("listening", Duration::from_secs(30));
+    let (proc, ev) = common::start_btl_tracker(dir, extra);
     TrackerProc {
         http: ev["http"].as_str().unwrap().parse().unwrap(),
         udp: ev["udp"].as_str().unwrap().parse().unwrap(),

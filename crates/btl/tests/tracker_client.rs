@@ -167,17 +167,7 @@ fn an_untrusted_https_tracker_is_refused() {
 #[test]
 fn btl_scrape_reads_http_and_udp_trackers() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = btl();
-    cmd.args([
-        "tracker",
-        "--json",
-        "--http",
-        "127.0.0.1:0",
-        "--udp",
-        "127.0.0.1:0",
-    ]);
-    let mut tracker = Spawned::start(cmd, "btl-tracker", tmp.path());
-    let ready = tracker.wait_event("listening", DEADLINE);
+    let (_tracker, ready) = common::start_btl_tracker(tmp.path(), &[]);
     let http = format!("http://{}/announce", ready["http"].as_str().unwrap());
     let udp = format!("udp://{}/announce", ready["udp"].as_str().unwrap());
     let (seed_dir, torrent) = make_torrent(tmp.path(), &http);

@@ -419,6 +419,25 @@ impl Transmission {
     }
 }
 
+/// Starts `btl tracker` on loopback (HTTP and UDP, any ports) with `extra`
+/// flags and waits for its `listening` event, which it returns (with
+/// `http` and `udp` addresses).
+pub fn start_btl_tracker(dir: &Path, extra: &[&str]) -> (Spawned, Value) {
+    let mut cmd = btl();
+    cmd.args([
+        "tracker",
+        "--json",
+        "--http",
+        "127.0.0.1:0",
+        "--udp",
+        "127.0.0.1:0",
+    ])
+    .args(extra);
+    let mut t = Spawned::start(cmd, "btl-tracker", dir);
+    let ready = t.wait_event("listening", std::time::Duration::from_secs(30));
+    (t, ready)
+}
+
 /// How long a seeder may take to check its data and start listening.
 pub const READY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(150);
 
