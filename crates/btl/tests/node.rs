@@ -735,6 +735,46 @@ fn node_web_ui_in_headless_chromium() {
     browser.screenshot(&artefacts.join("done.png"));
     assert_same_tree(&seed_dir, &data.join("downloads"));
 
+    // The creator publishes it on the node's own ledger: a new key, funded
+    // by the node's validator, signs and registers it. The node finds the
+    // manifest in the registry and the badge turns to verified.
+    let ledger = node.listening["ledger"].as_str().unwrap().to_string();
+    let keys = tmp.path().join("keys");
+    let cli = || {
+        let mut c = btl();
+        c.env("BTL_KEYS_DIR", &keys)
+            .env("BTL_LEDGER", &ledger)
+            .env_remove("BTL_PASSPHRASE")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    run_ok(cli().args(["key", "new", "creator", "--unencrypted"]));
+    let funded = run_json(
+        cli()
+            .args([
+                "ledger", "fund", "creator", "--amount", "500", "--json", "--dir",
+            ])
+            .arg(data.join("ledger")),
+    );
+    assert_eq!(funded["balance"], 500, "{funded}");
+    let published = run_json(cli().arg("publish").arg(&torrent).args([
+        "--key",
+        "creator",
+        "--license",
+        "CC-BY-4.0",
+        "--json",
+    ]));
+    let verified = browser.wait_for(
+        "the verified badge",
+        ui,
+        &format!("const r = {row}; const b = r && r.querySelector('.badge[data-provenance=verified]'); return b && [b.textContent, b.title];"),
+    );
+    assert!(
+        verified.to_string().contains("CC-BY-4.0"),
+        "the badge names the license: {verified} (published: {published})"
+    );
+    browser.screenshot(&artefacts.join("verified.png"));
+
     // The files tab of the torrent.
     browser.click("#torrents tbody tr[data-id] td.name");
     browser.wait_for(

@@ -165,8 +165,14 @@ impl Api {
             if !self.inner.provenance.stale(&id) {
                 continue;
             }
-            let paths =
-                crate::provenance::prov_paths(&self.inner.data, &id, &v.record.save_dir, t.name());
+            let v2 = t.info_hashes().v2().map(|h| h.to_hex());
+            let paths = crate::provenance::prov_paths(
+                &self.inner.data,
+                &id,
+                &v.record.save_dir,
+                t.name(),
+                v2.as_deref(),
+            );
             let p = crate::provenance::compute(&t, &paths, self.inner.ledger.as_ref()).await;
             self.inner.provenance.put(&id, p);
         }

@@ -13,8 +13,12 @@
 use crate::ledger::LedgerHandle;
 use crate::persist::DataDir;
 use crate::types::Provenance;
+use btl_manifest::{ProvFile, SignedManifest};
 use btl_metainfo::torrent::Torrent;
-use btl_registry::verdict::{check, TorrentRoots, VerdictInput};
+use btl_registry::api::{KeyStatusView, TorrentView};
+use btl_registry::verdict::{check, LedgerInput, ReceiptInput, TorrentRoots, VerdictInput};
+use btl_registry::RegistryClient;
+use btl_tlog::VerifierSet;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,8 +26,12 @@ use std::time::{Duration, Instant};
 
 /// Largest `.prov` read.
 pub const MAX_PROV_BYTES: u64 = 1 << 20;
-/// A computed status is recomputed after this long.
+/// A settled status (verified, revoked, mismatch) is recomputed after
+/// this long.
 const FRESH: Duration = Duration::from_secs(120);
+/// An open one (unregistered, unknown) sooner: the torrent may be
+/// published any moment.
+const FRESH_OPEN: Duration = Duration::from_secs(10);
 
 /// The cache: torrent id → (when computed, status).
 #[derive(Default)]
@@ -42,7 +50,15 @@ impl Cache {
     pub fn stale(&self, id: &str) -> bool {
         self.0
             .lock()
-            .map(|m| m.get(id).is_none_or(|(t, _)| t.elapsed() > FRESH))
+            .map(|m| {
+                m.get(id).is_none_or(|(t, p)| {
+                    let fresh = match p {
+                        Provenance::Unregistered | Provenance::Unknown { .. } => FRESH_OPEN,
+                        _ => FRESH,
+                    };
+                    t.elapsed() > fresh
+                })
+            })
             .unwrap_or(false)
     }
 
@@ -61,9 +77,20 @@ impl Cache {
     }
 }
 
-/// Where a torrent's manifest may be.
-pub(crate) fn prov_paths(data: &DataDir, id: &str, save_dir: &Path, name: &str) -> Vec<PathBuf> {
+/// Where a torrent's manifest may be: the node's own copy, then beside
+/// the data as `btl publish` names it (`<v2 infohash>.prov`) or by the
+/// torrent's name.
+pub(crate) fn prov_paths(
+    data: &DataDir,
+    id: &str,
+    save_dir: &Path,
+    name: &str,
+    v2: Option<&str>,
+) -> Vec<PathBuf> {
     let mut v = vec![data.root().join("prov").join(format!("{id}.prov"))];
+    if let Some(h) = v2 {
+        v.push(save_dir.join(format!("{h}.prov")));
+    }
     // A name with a path separator (or "..") never leaves save_dir.
     if !name.is_empty() && !name.contains(['/', '\\']) && name != ".." && name != "." {
         v.push(save_dir.join(format!("{name}.prov")));
@@ -90,29 +117,83 @@ fn read_prov(paths: &[PathBuf]) -> Result<Option<Vec<u8>>, String> {
     Ok(None)
 }
 
-/// Whether the ledger has the torrent: `Some(height)` registered,
-/// `None` not registered; an error when the ledger does not answer.
-async fn registered(ledger: &LedgerHandle, t: &Torrent) -> Result<Option<u64>, String> {
+/// What the ledger says about a torrent (its registry view), with the
+/// validators' keys to check a receipt against.
+struct Online {
+    view: Option<TorrentView>,
+    key: Option<KeyStatusView>,
+    verifiers: Option<(String, VerifierSet)>,
+}
+
+/// The torrent's key on the ledger: its v2 infohash, else its v1.
+fn ledger_key(t: &Torrent) -> Option<String> {
     let ih = t.info_hashes();
-    let key = match (ih.v2(), ih.v1()) {
-        (Some(v2), _) => v2.to_hex(),
-        (None, Some(v1)) => v1.to_hex(),
-        (None, None) => return Ok(None),
-    };
-    match ledger
-        .query(&crate::ledger::LedgerQuery::Torrent { id: key })
-        .await
-    {
-        Ok(v) => Ok(Some(
-            v.get("torrent")
-                .and_then(|r| r.get("height").or_else(|| r.get("registered_height")))
-                .and_then(serde_json::Value::as_u64)
-                .or_else(|| v.get("height").and_then(serde_json::Value::as_u64))
-                .unwrap_or(0),
-        )),
-        Err(crate::ApiError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.to_string()),
+    match (ih.v2(), ih.v1()) {
+        (Some(v2), _) => Some(v2.to_hex()),
+        (None, Some(v1)) => Some(v1.to_hex()),
+        (None, None) => None,
     }
+}
+
+/// Asks the ledger's registry about the torrent; `signer` is the key of
+/// a manifest already in hand (the registry's own manifest is used
+/// otherwise). An error when the ledger does not answer.
+async fn ask(ledger: &LedgerHandle, t: &Torrent, signer: Option<String>) -> Result<Online, String> {
+    let client = RegistryClient::new(ledger.url()).map_err(|e| e.to_string())?;
+    let Some(ih) = ledger_key(t) else {
+        return Ok(Online {
+            view: None,
+            key: None,
+            verifiers: None,
+        });
+    };
+    let view = client.torrent(&ih).await.map_err(|e| e.to_string())?;
+    let Some(view) = view else {
+        return Ok(Online {
+            view: None,
+            key: None,
+            verifiers: None,
+        });
+    };
+    // The status that matters is the signing key's.
+    let signer = signer.or_else(|| {
+        view.manifest
+            .as_ref()
+            .and_then(|m| serde_json::to_vec(m).ok())
+            .and_then(|b| SignedManifest::parse_unverified(&b).ok())
+            .map(|(s, _)| hex::encode(s.manifest().creator.public_bytes()))
+    });
+    let key = match signer {
+        Some(k) => client.key_status(&k).await.ok(),
+        None => None,
+    };
+    let verifiers = client
+        .verifiers(None)
+        .await
+        .ok()
+        .and_then(|v| v.verifier_set().ok().map(|s| (v.chain_id.clone(), s)));
+    Ok(Online {
+        view: Some(view),
+        key,
+        verifiers,
+    })
+}
+
+/// A manifest and its receipt from a `.prov` file (or a bare signed
+/// manifest).
+fn parse_local(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>, String), String> {
+    let (signed, receipt) = match ProvFile::parse(bytes) {
+        Ok(p) => {
+            let (s, _) = p.manifest_unverified().map_err(|e| e.to_string())?;
+            (s, p.receipt)
+        }
+        Err(prov_err) => match SignedManifest::parse_unverified(bytes) {
+            Ok((s, _)) => (s, None),
+            Err(_) => return Err(prov_err.to_string()),
+        },
+    };
+    let signer = hex::encode(signed.manifest().creator.public_bytes());
+    Ok((signed.canonical_bytes(), receipt, signer))
 }
 
 /// Computes a torrent's status.
@@ -121,41 +202,79 @@ pub(crate) async fn compute(
     prov: &[PathBuf],
     ledger: Option<&LedgerHandle>,
 ) -> Provenance {
-    let manifest = match read_prov(prov) {
-        Ok(m) => m,
+    let local = match read_prov(prov) {
+        Ok(Some(b)) => match parse_local(&b) {
+            Ok(x) => Some(x),
+            Err(reason) => return Provenance::Mismatch { reason },
+        },
+        Ok(None) => None,
         Err(reason) => return Provenance::Mismatch { reason },
     };
-    let reg = match ledger {
-        Some(l) => Some(registered(l, t).await),
+    let online = match ledger {
+        Some(l) => Some(ask(l, t, local.as_ref().map(|(_, _, k)| k.clone())).await),
         None => None,
     };
-    match (manifest, reg) {
-        (Some(m), reg) => {
-            let roots = TorrentRoots::from_torrent(t);
-            let v = check(&VerdictInput {
-                manifest: &m,
-                torrent: Some(&roots),
-                ..Default::default()
-            });
-            let p = Provenance::from_verdict(&v);
-            match (p, reg) {
-                // A valid manifest the ledger does not have: not anchored.
-                (Provenance::Verified { .. }, Some(Ok(None))) => Provenance::Unregistered,
-                (p, _) => p,
-            }
+    let from_registry = online
+        .as_ref()
+        .and_then(|o| o.as_ref().ok())
+        .and_then(|o| o.view.as_ref())
+        .and_then(|v| {
+            let bytes = serde_json::to_vec(v.manifest.as_ref()?).ok()?;
+            let (s, _) = SignedManifest::parse_unverified(&bytes).ok()?;
+            Some((s.canonical_bytes(), v.receipt.clone()))
+        });
+    let (manifest, receipt) = match (local, from_registry) {
+        (Some((m, r, _)), _) => (m, r),
+        (None, Some((m, r))) => (m, r),
+        (None, None) => {
+            return match online {
+                Some(Ok(Online { view: None, .. })) => Provenance::Unregistered,
+                Some(Ok(Online { view: Some(v), .. })) => Provenance::Unknown {
+                    reason: format!(
+                        "registered on the ledger (height {}), but neither this node nor the \
+                         registry has its signed manifest",
+                        v.torrent.height
+                    ),
+                },
+                Some(Err(e)) => Provenance::Unknown {
+                    reason: format!("the ledger does not answer: {e}"),
+                },
+                None => Provenance::Unknown {
+                    reason: "no signed manifest, and this node has no ledger to ask".into(),
+                },
+            };
         }
-        (None, Some(Ok(None))) => Provenance::Unregistered,
-        (None, Some(Ok(Some(h)))) => Provenance::Unknown {
-            reason: format!(
-                "registered on the ledger (height {h}), but its signed manifest is not on this node"
-            ),
+    };
+    let roots = TorrentRoots::from_torrent(t);
+    let o = online.as_ref().and_then(|o| o.as_ref().ok());
+    let view = o.and_then(|o| o.view.as_ref());
+    let receipt_input = match (receipt.as_deref(), o.and_then(|o| o.verifiers.as_ref())) {
+        (Some(text), Some((chain, set))) => Some(ReceiptInput {
+            text,
+            chain_id: chain,
+            verifiers: set,
+        }),
+        _ => None,
+    };
+    let v = check(&VerdictInput {
+        manifest: &manifest,
+        torrent: Some(&roots),
+        receipt: receipt_input,
+        key_status: o.and_then(|o| o.key.as_ref()),
+        ledger: view.map(|v| LedgerInput {
+            record: &v.torrent,
+            history: &v.history,
+        }),
+    });
+    match (Provenance::from_verdict(&v), &online) {
+        // A valid manifest the ledger does not have: not anchored.
+        (Provenance::Verified { .. }, Some(Ok(Online { view: None, .. }))) => {
+            Provenance::Unregistered
+        }
+        (Provenance::Verified { .. }, Some(Err(e))) => Provenance::Unknown {
+            reason: format!("signed, but the ledger does not answer: {e}"),
         },
-        (None, Some(Err(e))) => Provenance::Unknown {
-            reason: format!("the ledger does not answer: {e}"),
-        },
-        (None, None) => Provenance::Unknown {
-            reason: "no signed manifest, and this node has no ledger to ask".into(),
-        },
+        (p, _) => p,
     }
 }
 
@@ -226,10 +345,19 @@ mod tests {
     fn manifest_paths_stay_inside() {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::open(tmp.path()).unwrap();
-        let p = prov_paths(&data, "ab", Path::new("/srv"), "album");
+        let p = prov_paths(&data, "ab", Path::new("/srv"), "album", None);
         assert_eq!(p[1], Path::new("/srv/album.prov"));
-        assert_eq!(prov_paths(&data, "ab", Path::new("/srv"), "../x").len(), 1);
-        assert_eq!(prov_paths(&data, "ab", Path::new("/srv"), "..").len(), 1);
+        let p = prov_paths(&data, "ab", Path::new("/srv"), "album", Some("cd"));
+        assert_eq!(p[1], Path::new("/srv/cd.prov"));
+        assert_eq!(p[2], Path::new("/srv/album.prov"));
+        assert_eq!(
+            prov_paths(&data, "ab", Path::new("/srv"), "../x", None).len(),
+            1
+        );
+        assert_eq!(
+            prov_paths(&data, "ab", Path::new("/srv"), "..", None).len(),
+            1
+        );
         let big = tmp.path().join("big.prov");
         std::fs::write(&big, vec![b' '; (MAX_PROV_BYTES + 1) as usize]).unwrap();
         assert!(read_prov(&[big]).unwrap_err().contains("limit"));

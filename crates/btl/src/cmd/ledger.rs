@@ -43,6 +43,9 @@ pub enum Command {
     /// Measure register-torrent throughput and finality latency against
     /// running nodes (see scripts/bench-ledger.sh).
     Bench(crate::cmd::ledger_bench::BenchArgs),
+    /// Send coins from this machine's validator account to an account
+    /// (so a new key can pay fees on a local chain).
+    Fund(crate::cmd::ledger_fund::FundArgs),
 }
 
 /// `btl ledger replay`.
@@ -135,6 +138,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Run(a) => run_node(a),
         Command::Replay(a) => replay(a),
         Command::Bench(a) => crate::cmd::ledger_bench::run(a),
+        Command::Fund(a) => crate::cmd::ledger_fund::run(a),
     }
 }
 

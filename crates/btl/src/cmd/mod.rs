@@ -11,6 +11,7 @@ pub mod key_ledger;
 pub mod ledger;
 pub mod ledger_app;
 pub mod ledger_bench;
+pub mod ledger_fund;
 pub mod manifest;
 pub mod remote;
 pub mod scrape;

@@ -71,7 +71,8 @@ pub async fn submit_and_wait(
     if balance < fee {
         bail!(
             "account {from} cannot pay the fee: its balance is {balance}, the transaction costs {fee} \
-             (fund it with a transfer, or in the genesis with btl ledger init --fund)"
+             (on a local chain, such as btl up's: btl ledger fund {from}; elsewhere, a transfer \
+             from a funded account)"
         );
     }
     let kind = body.kind_name();
