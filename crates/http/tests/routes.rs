@@ -128,3 +128,74 @@ async fn ui_assets_and_metrics() {
     }
     node.shutdown().await.unwrap();
 }
+
+/// Every error code the node's API returns and every provenance status
+/// are in the OpenAPI description.
+#[test]
+fn openapi_documents_every_error_code_and_badge() {
+    use btl_node::{ApiError, Provenance};
+    let spec: serde_json::Value = serde_json::from_str(btl_http::routes::OPENAPI).unwrap();
+    let codes = spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+        ["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let errors = [
+        ApiError::BadRequest(String::new()),
+        ApiError::UnknownTorrent(String::new()),
+        ApiError::Conflict(String::new()),
+        ApiError::LedgerNotEnabled,
+        ApiError::ShuttingDown,
+        ApiError::NotFound(String::new()),
+        ApiError::LedgerUnavailable(String::new()),
+        ApiError::Internal(String::new()),
+    ];
+    let http_codes = [
+        "malformed_json",
+        "invalid_body",
+        "bad_body",
+        "unsupported_media_type",
+        "no_such_endpoint",
+        "method_not_allowed",
+        "token_required",
+        "bad_token",
+        "cross_site_request",
+    ];
+    for code in errors.iter().map(ApiError::code).chain(http_codes) {
+        assert!(codes.contains(code), "{code} is not documented: {codes}");
+    }
+    let statuses = &spec["components"]["schemas"]["Provenance"]["properties"]["status"]["enum"];
+    let badges = [
+        Provenance::Verified {
+            creator: String::new(),
+            license: None,
+            pay_to: None,
+        },
+        Provenance::Unregistered,
+        Provenance::Revoked {
+            reason: String::new(),
+        },
+        Provenance::Mismatch {
+            reason: String::new(),
+        },
+        Provenance::Unknown {
+            reason: String::new(),
+        },
+    ];
+    for b in badges {
+        let v = serde_json::to_value(&b).unwrap();
+        assert!(
+            statuses.as_array().unwrap().contains(&v["status"]),
+            "{} is not documented: {statuses}",
+            v["status"]
+        );
+        for k in v.as_object().unwrap().keys() {
+            assert!(
+                spec["components"]["schemas"]["Provenance"]["properties"]
+                    .get(k)
+                    .is_some(),
+                "Provenance member {k} is not documented"
+            );
+        }
+    }
+}
