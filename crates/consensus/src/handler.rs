@@ -134,7 +134,15 @@ impl Handler {
     }
 
     fn params(&self) -> HeightParams<BtlContext> {
-        let p = HeightParams::new(self.vs.clone(), default_timeouts(), None);
+        let mut t = default_timeouts();
+        if self.vs.validators().len() == 1 {
+            // Alone there is no other proposer to hand over to: wait for
+            // transactions up to the empty-block interval (an idle chain
+            // then commits one empty block per interval, not one a second).
+            t.propose = t.propose.max(self.empty_block * 2 + Duration::from_secs(1));
+            t.max_timeout = t.max_timeout.max(t.propose);
+        }
+        let p = HeightParams::new(self.vs.clone(), t, None);
         if self.shared.app.cosigns() {
             p.with_vote_extension_policy(VoteExtensionPolicy::Required)
         } else {

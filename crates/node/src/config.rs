@@ -22,6 +22,7 @@
 //! ledger_http = "127.0.0.1:26657"   # its HTTP API
 //! ledger_p2p = "127.0.0.1:26656"    # its consensus listener
 //! ledger_url = "http://10.0.0.5:26657" # follow this ledger instead
+//! ledger_idle_ms = 30000            # idle: one empty block this often
 //! ```
 
 use crate::NodeError;
@@ -79,6 +80,8 @@ pub struct FileConfig {
     pub ledger_p2p: Option<SocketAddr>,
     /// Follow the ledger at this URL instead of running one.
     pub ledger_url: Option<String>,
+    /// The embedded ledger's idle block interval, in milliseconds.
+    pub ledger_idle_ms: Option<u64>,
 }
 
 impl FileConfig {

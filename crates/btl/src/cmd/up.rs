@@ -1,7 +1,7 @@
 //! `btl up`: run a node (peer engine, tracker, HTTP API, web UI).
 
 use crate::cmd::engine;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use btl_node::config::{FileConfig, NodeConfig, DEFAULT_API};
 use btl_node::ledger::LedgerHandle;
 use btl_node::Node;
@@ -106,6 +106,11 @@ pub struct LedgerArgs {
     /// The embedded ledger's consensus address [default: 127.0.0.1:26656].
     #[arg(long, env = "BTL_LEDGER_P2P", value_name = "ADDR")]
     pub ledger_p2p: Option<SocketAddr>,
+    /// With no transactions, the embedded ledger commits one empty block
+    /// this often, in milliseconds [default: 30000]. Transactions are
+    /// committed as soon as they arrive whatever this says.
+    #[arg(long, env = "BTL_LEDGER_IDLE_MS", value_name = "MS")]
+    pub ledger_idle_ms: Option<u64>,
 }
 
 /// The ledger setting after merging file, environment and flags.
@@ -222,7 +227,7 @@ fn settings(args: &Args) -> Result<Settings> {
 }
 
 fn ledger_mode(a: &LedgerArgs, file: &FileConfig) -> Result<LedgerMode> {
-    use crate::cmd::up_ledger::{Ports, DEFAULT_HTTP, DEFAULT_P2P};
+    use crate::cmd::up_ledger::{Ports, DEFAULT_HTTP, DEFAULT_IDLE_MS, DEFAULT_P2P};
     if a.no_ledger {
         return Ok(LedgerMode::Off);
     }
@@ -241,6 +246,11 @@ fn ledger_mode(a: &LedgerArgs, file: &FileConfig) -> Result<LedgerMode> {
         p2p: match a.ledger_p2p.or(file.ledger_p2p) {
             Some(x) => x,
             None => parse(DEFAULT_P2P)?,
+        },
+        idle_ms: match a.ledger_idle_ms.or(file.ledger_idle_ms) {
+            Some(0) => bail!("--ledger-idle-ms must be at least 1"),
+            Some(ms) => ms,
+            None => DEFAULT_IDLE_MS,
         },
     }))
 }

@@ -27,16 +27,19 @@ pub const DEFAULT_P2P: &str = "127.0.0.1:26656";
 const POWER: u64 = 100;
 /// Balance of the validator's account at genesis.
 const BALANCE: u64 = 1_000_000_000_000;
-/// Wait this long for a transaction before proposing an empty block.
-const EMPTY_BLOCK_MS: u64 = 1000;
+/// Default of `--ledger-idle-ms`: with no transactions, one empty block
+/// this often (a busy chain commits as soon as transactions arrive).
+pub const DEFAULT_IDLE_MS: u64 = 30_000;
 
-/// Where the embedded ledger listens.
+/// Where the embedded ledger listens, and its idle block interval.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     /// HTTP API.
     pub http: SocketAddr,
     /// Consensus (libp2p) listener.
     pub p2p: SocketAddr,
+    /// With no transactions, wait this long (ms) before an empty block.
+    pub idle_ms: u64,
 }
 
 /// The embedded ledger's directory under a node's data directory.
@@ -58,7 +61,8 @@ fn free_if_default_taken(addr: SocketAddr, default: &str, what: &str) -> SocketA
 }
 
 /// Creates the ledger on first start (key, genesis, node.json) and
-/// updates node.json's consensus address when `ports.p2p` changed.
+/// updates node.json's consensus address and idle interval when they
+/// changed.
 pub fn prepare(dir: &DataDir, ports: Ports) -> Result<bool> {
     std::fs::create_dir_all(&dir.0)
         .with_context(|| format!("cannot create {}", dir.0.display()))?;
@@ -85,26 +89,27 @@ pub fn prepare(dir: &DataDir, ports: Ports) -> Result<bool> {
             validators,
             app,
         };
-        write_json(&dir.node(), &node_file(ports.p2p), false).map_err(|e| anyhow!(e))?;
+        write_json(&dir.node(), &node_file(ports), false).map_err(|e| anyhow!(e))?;
         // The genesis last: its presence means "initialised".
         write_json(&dir.genesis(), &genesis, false).map_err(|e| anyhow!(e))?;
     } else {
         let mut nf: NodeFile = read_json(&dir.node()).map_err(|e| anyhow!(e))?;
-        if nf.p2p_listen != ports.p2p {
+        if nf.p2p_listen != ports.p2p || nf.empty_block_ms != ports.idle_ms {
             nf.p2p_listen = ports.p2p;
+            nf.empty_block_ms = ports.idle_ms;
             write_json(&dir.node(), &nf, false).map_err(|e| anyhow!(e))?;
         }
     }
     Ok(fresh)
 }
 
-fn node_file(p2p: SocketAddr) -> NodeFile {
+fn node_file(ports: Ports) -> NodeFile {
     NodeFile {
         moniker: "btl-up".into(),
-        p2p_listen: p2p,
+        p2p_listen: ports.p2p,
         peers: Vec::new(),
         http_listen: SocketAddr::from(([127, 0, 0, 1], 26657)),
-        empty_block_ms: EMPTY_BLOCK_MS,
+        empty_block_ms: ports.idle_ms,
         max_block_txs: 10_000,
     }
 }
@@ -136,6 +141,7 @@ pub async fn start(data_dir: &Path, ports: Ports) -> Result<NodeHandle> {
     let ports = Ports {
         http: free_if_default_taken(ports.http, DEFAULT_HTTP, "ledger HTTP"),
         p2p: free_if_default_taken(ports.p2p, DEFAULT_P2P, "ledger consensus"),
+        idle_ms: ports.idle_ms,
     };
     prepare(&dir, ports)?;
     let genesis: Genesis = read_json(&dir.genesis()).map_err(|e| anyhow!(e))?;
@@ -167,6 +173,7 @@ mod tests {
         let ports = Ports {
             http: "127.0.0.1:0".parse().unwrap(),
             p2p: "127.0.0.1:0".parse().unwrap(),
+            idle_ms: 500,
         };
         assert!(prepare(&d, ports).unwrap());
         let key = std::fs::read(d.key()).unwrap();
@@ -180,6 +187,7 @@ mod tests {
         assert_eq!(std::fs::read(d.genesis()).unwrap(), genesis);
         let nf: NodeFile = read_json(&d.node()).unwrap();
         assert_eq!(nf.p2p_listen, later.p2p);
+        assert_eq!(nf.empty_block_ms, 500);
         let g: Genesis = read_json(&d.genesis()).unwrap();
         assert_eq!(g.chain_id, CHAIN_ID);
         crate::cmd::ledger_app::make(&g).unwrap();

@@ -208,6 +208,8 @@ impl NodeProc {
             // --no-ledger or --ledger-url).
             .env("BTL_LEDGER_HTTP", "127.0.0.1:0")
             .env("BTL_LEDGER_P2P", "127.0.0.1:0")
+            // Idle blocks often, so that tests see the height move.
+            .env("BTL_LEDGER_IDLE_MS", "300")
             .env("BTL_LOG", "info");
         let mut proc = Spawned::start(cmd, name, log_dir);
         let listening = proc.wait_event("listening", NODE_START);
