@@ -21,7 +21,6 @@ use std::str::FromStr;
 
 use ed25519_dalek::{Signature as DalekSignature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
 
 /// Errors from parsing keys and addresses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,14 +83,6 @@ impl Address {
     pub fn key(&self) -> PublicKey {
         PublicKey(self.0)
     }
-
-    fn checksum(&self) -> [u8; 4] {
-        let mut h = Sha256::new();
-        h.update(b"btl-address");
-        h.update(self.0);
-        let d = h.finalize();
-        [d[0], d[1], d[2], d[3]]
-    }
 }
 
 fn parse_lower_hex<const N: usize>(s: &str) -> Result<[u8; N], KeyParseError> {
@@ -124,12 +115,7 @@ impl FromStr for PublicKey {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "btl1{}{}",
-            hex::encode(self.0),
-            hex::encode(self.checksum())
-        )
+        f.write_str(&btl_types::address::encode_address(&self.0))
     }
 }
 
@@ -142,17 +128,12 @@ impl fmt::Debug for Address {
 impl FromStr for Address {
     type Err = KeyParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s.strip_prefix("btl1").ok_or(KeyParseError::Prefix)?;
-        if rest.len() != 72 || !rest.is_char_boundary(64) {
-            return Err(KeyParseError::Hex(72));
-        }
-        let key = parse_lower_hex::<32>(&rest[..64]).map_err(|_| KeyParseError::Hex(72))?;
-        let sum = parse_lower_hex::<4>(&rest[64..]).map_err(|_| KeyParseError::Hex(72))?;
-        let a = Address(key);
-        if a.checksum() != sum {
-            return Err(KeyParseError::Checksum);
-        }
-        Ok(a)
+        use btl_types::address::{decode_address, AddressError};
+        decode_address(s).map(Address).map_err(|e| match e {
+            AddressError::Prefix => KeyParseError::Prefix,
+            AddressError::Checksum => KeyParseError::Checksum,
+            _ => KeyParseError::Hex(72),
+        })
     }
 }
 

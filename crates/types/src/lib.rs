@@ -1,8 +1,11 @@
-//! Shared identifiers for bitorrent: infohashes and digests.
+//! Shared identifiers for bitorrent: infohashes, digests and the text form
+//! of ledger account addresses ([`address`]).
 //!
 //! This crate is pure: no I/O, no async, no allocation beyond what a value
 //! needs. Every type here has a stable, documented text form (lowercase hex)
 //! and a stable binary form (its raw bytes).
+
+pub mod address;
 
 use std::fmt;
 use std::str::FromStr;
