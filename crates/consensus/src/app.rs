@@ -229,6 +229,14 @@ pub trait App: Send + Sync + 'static {
         false
     }
 
+    /// The state root of committed state (what the next block header
+    /// would commit to), if the app has one. Replay compares it with the
+    /// tip header's.
+    fn state_root(&self, state: &dyn StateRead) -> Option<[u8; 32]> {
+        let _ = state;
+        None
+    }
+
     /// Largest transaction accepted, in bytes.
     fn max_tx_size(&self) -> usize {
         64 * 1024

@@ -194,6 +194,10 @@ impl App for LedgerApp {
         })
     }
 
+    fn state_root(&self, state: &dyn StateRead) -> Option<[u8; 32]> {
+        ledger::state_root(&View(state)).ok()
+    }
+
     fn max_tx_size(&self) -> usize {
         ledger::MAX_TX_BYTES
     }

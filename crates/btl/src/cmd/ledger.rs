@@ -37,7 +37,8 @@ pub enum Command {
     /// default data directory, initialised on first run.
     Run(RunArgs),
     /// Re-execute every stored block from the genesis into a scratch
-    /// database and compare the state with the node's (the node must be
+    /// database and compare the state with the node's, and the replayed
+    /// state root with the one in the tip block's header (the node must be
     /// stopped). Exits non-zero on a mismatch.
     Replay(ReplayArgs),
     /// Measure register-torrent throughput and finality latency against
@@ -160,6 +161,9 @@ fn replay(a: ReplayArgs) -> Result<()> {
             r.height,
             if r.matches { "matches" } else { "DIFFERS" }
         );
+        if let (Some(tip), Some(replayed)) = (&r.state_root, &r.replayed_state_root) {
+            eprintln!("state root: tip header {tip}, replayed {replayed}");
+        }
     }
     if !r.matches {
         bail!("replayed state differs from the stored state");
