@@ -174,6 +174,14 @@ pub trait App: Send + Sync + 'static {
         height: u64,
     ) -> Result<Vec<([u8; 32], u64)>, String>;
 
+    /// The state root of committed state (what the next block header
+    /// would commit to), if the app has one. Replay compares it with the
+    /// tip header's.
+    fn state_root(&self, state: &dyn StateRead) -> Option<[u8; 32]> {
+        let _ = state;
+        None
+    }
+
     /// Admission check for the mempool.
     fn check_tx(&self, state: &dyn StateRead, tx: &[u8]) -> Result<TxMeta, String>;
 
@@ -221,14 +229,6 @@ pub trait App: Send + Sync + 'static {
     fn manifest_referenced(&self, state: &dyn StateRead, id: &[u8; 32]) -> bool {
         let _ = (state, id);
         false
-    }
-
-    /// The state root of committed state (what the next block header
-    /// would commit to), if the app has one. Replay compares it with the
-    /// tip header's.
-    fn state_root(&self, state: &dyn StateRead) -> Option<[u8; 32]> {
-        let _ = state;
-        None
     }
 
     /// Largest transaction accepted, in bytes.
