@@ -5,20 +5,22 @@ mod ledger_common;
 
 use std::time::Duration;
 
-use ledger_common::{demo_tx, get, http, wait_for, Cluster};
+use ledger_common::{get, http, wait_for, Cluster};
 
 #[test]
 fn single_validator_commits_blocks_and_transactions() {
-    let mut c = Cluster::init(1, &["--app", "demo"]);
+    let mut c = Cluster::init(1, &["--bench-accounts", "1"]);
     c.start(0);
     c.wait_height(0, 2, Duration::from_secs(30));
     let a = c.http[0];
 
-    // A transaction goes from pending to committed.
-    let tx = demo_tx(7, 0, b"hello");
+    // A signed register-torrent transaction goes from pending to committed.
+    let key = ledger_common::bench_key(0);
+    let nonce = ledger_common::account_nonce(a, &ledger_common::address_of(&key)).unwrap();
+    let (id, tx) = ledger_common::register_tx(&key, nonce, [7; 16]);
     let (code, v) = http(a, "POST", "/tx", Some(&format!("{{\"tx\":\"{tx}\"}}"))).unwrap();
     assert_eq!(code, 202, "{v}");
-    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(v["id"], id.as_str());
     let h = wait_for("the transaction to commit", Duration::from_secs(20), || {
         let (_, v) = get(a, &format!("/tx/{id}"));
         (v["status"] == "committed").then(|| v["height"].as_u64().unwrap())

@@ -158,6 +158,10 @@ impl App for LedgerApp {
         Ok(set.iter().map(|v| (v.pubkey.0, v.power)).collect())
     }
 
+    fn state_root(&self, state: &dyn StateRead) -> Option<[u8; 32]> {
+        ledger::state_root(&View(state)).ok()
+    }
+
     fn check_tx(&self, state: &dyn StateRead, tx: &[u8]) -> Result<TxMeta, String> {
         let (stx, c) = ledger::check_tx_bytes(&View(state), tx).map_err(|e| e.to_string())?;
         if let Ok(mut cache) = self.sigs.lock() {

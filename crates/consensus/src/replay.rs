@@ -1,7 +1,8 @@
 //! Replay from genesis: re-executes every stored block into a fresh store
 //! and compares the resulting state with the node's, entry by entry (as
-//! a SHA-256 digest over the sorted state). Used after a crash to show
-//! that nothing committed was lost or changed.
+//! a SHA-256 digest over the sorted state), and the state root the tip
+//! header commits to with the root of the replayed state. Used after a
+//! crash to show that nothing committed was lost or changed.
 
 use std::path::Path;
 
@@ -20,7 +21,13 @@ pub struct ReplayReport {
     pub stored_digest: String,
     /// Digest of the replayed state.
     pub replayed_digest: String,
-    /// Whether they are equal.
+    /// The state root in the tip block's header (hex), if the app has
+    /// state roots.
+    pub state_root: Option<String>,
+    /// The state root of the replayed state (hex), if the app has state
+    /// roots.
+    pub replayed_state_root: Option<String>,
+    /// Whether the digests are equal, and the roots too.
     pub matches: bool,
 }
 
@@ -65,10 +72,18 @@ pub fn replay(store: &Store, app: &dyn App, scratch: &Path) -> Result<ReplayRepo
     }
     let a = store.state_digest().map_err(|e| e.to_string())?;
     let b = fresh.state_digest().map_err(|e| e.to_string())?;
+    let state_root = match store.block(tip).map_err(|e| e.to_string())? {
+        Some(block) if tip > 0 => app.summarize(&block)?.state_root,
+        _ => None,
+    };
+    let snap = fresh.snapshot().map_err(|e| e.to_string())?;
+    let replayed_state_root = app.state_root(&snap).map(hex::encode);
     Ok(ReplayReport {
         height: tip,
         stored_digest: hex::encode(a),
         replayed_digest: hex::encode(b),
-        matches: a == b,
+        matches: a == b && state_root == replayed_state_root,
+        state_root,
+        replayed_state_root,
     })
 }

@@ -37,7 +37,8 @@ pub enum Command {
     /// default data directory, initialised on first run.
     Run(RunArgs),
     /// Re-execute every stored block from the genesis into a scratch
-    /// database and compare the state with the node's (the node must be
+    /// database and compare the state with the node's, and the replayed
+    /// state root with the one in the tip block's header (the node must be
     /// stopped). Exits non-zero on a mismatch.
     Replay(ReplayArgs),
     /// Measure register-torrent throughput and finality latency against
@@ -90,10 +91,6 @@ pub struct InitArgs {
     /// Wait this long (ms) for a transaction before proposing an empty block.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub empty_block_ms: u64,
-    /// State machine: `ledger` (the bitorrent ledger) or `demo` (opaque
-    /// transactions, for testing consensus alone).
-    #[arg(long, default_value = "ledger", value_parser = ["ledger", "demo"])]
-    pub app: String,
     /// Fund an account in the genesis: HEX_KEY:BALANCE (repeatable).
     #[arg(long, value_name = "HEX:BALANCE")]
     pub fund: Vec<String>,
@@ -164,6 +161,9 @@ fn replay(a: ReplayArgs) -> Result<()> {
             r.height,
             if r.matches { "matches" } else { "DIFFERS" }
         );
+        if let (Some(tip), Some(replayed)) = (&r.state_root, &r.replayed_state_root) {
+            eprintln!("state root: tip header {tip}, replayed {replayed}");
+        }
     }
     if !r.matches {
         bail!("replayed state differs from the stored state");
@@ -259,11 +259,7 @@ fn init(a: InitArgs) -> Result<()> {
             .collect::<Result<_>>()?
     };
     let time_ms = now_ms();
-    let app = if a.app == "ledger" {
-        ledger_genesis(&a, &validators, time_ms)?
-    } else {
-        json!({})
-    };
+    let app = ledger_genesis(&a, &validators, time_ms)?;
     let genesis = Genesis {
         chain_id: a.chain_id.clone(),
         time_ms,
@@ -416,7 +412,6 @@ fn run_node(a: RunArgs) -> Result<()> {
             base_port: 26656,
             power: 100,
             empty_block_ms: 1000,
-            app: "ledger".into(),
             fund: vec![],
             bench_accounts: 0,
             force: false,

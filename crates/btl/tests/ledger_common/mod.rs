@@ -223,12 +223,79 @@ impl Cluster {
     }
 }
 
-/// A demo transaction: sender (32 bytes) ‖ nonce (8 bytes) ‖ payload.
-pub fn demo_tx(sender: u8, nonce: u64, payload: &[u8]) -> String {
-    let mut t = vec![sender; 32];
-    t.extend_from_slice(&nonce.to_be_bytes());
-    t.extend_from_slice(payload);
-    hex(&t)
+/// The key of benchmark account `i` as `btl ledger init --bench-accounts`
+/// funds it: secret = SHA-256("btl-bench" ‖ u32 `i` big-endian).
+pub fn bench_key(i: u32) -> btl_ledger::ed25519_dalek::SigningKey {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"btl-bench");
+    h.update(i.to_be_bytes());
+    btl_ledger::ed25519_dalek::SigningKey::from_bytes(&h.finalize().into())
+}
+
+/// A validator's signing key, from the `node_key.json` in its directory.
+pub fn node_key(dir: &Path) -> btl_ledger::ed25519_dalek::SigningKey {
+    let key_file: Value = serde_json::from_str(&read(&dir.join("node_key.json"))).unwrap();
+    let secret: [u8; 32] = unhex(key_file["secret_key"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    btl_ledger::ed25519_dalek::SigningKey::from_bytes(&secret)
+}
+
+/// The account address (hex) of a key.
+pub fn address_of(key: &btl_ledger::ed25519_dalek::SigningKey) -> String {
+    btl_ledger::PublicKey::from_signing_key(key)
+        .address()
+        .to_string()
+}
+
+/// The committed nonce of `account` on the node at `addr` (`None` if the
+/// node does not answer).
+pub fn account_nonce(addr: SocketAddr, account: &str) -> Option<u64> {
+    let (code, v) = http(addr, "GET", &format!("/account/{account}"), None)?;
+    assert_eq!(code, 200, "account {account}: {v}");
+    v["account"]["nonce"].as_u64()
+}
+
+/// Signs a transaction on the `btl-local` chain (the default of `btl ledger
+/// init`); returns its (id, encoding), both hex.
+pub fn sign_tx(
+    key: &btl_ledger::ed25519_dalek::SigningKey,
+    nonce: u64,
+    body: btl_ledger::TxBody,
+) -> (String, String) {
+    let chain = "btl-local";
+    let tx = btl_ledger::Tx {
+        from: btl_ledger::PublicKey::from_signing_key(key).address(),
+        nonce,
+        fee: 1,
+        body,
+    }
+    .sign(chain, key);
+    (hex(&tx.id(chain).0), hex(&tx.encode()))
+}
+
+/// A signed register-torrent transaction whose v2 infohash starts with
+/// `tag` (keep it unique); returns its (id, encoding), both hex.
+pub fn register_tx(
+    key: &btl_ledger::ed25519_dalek::SigningKey,
+    nonce: u64,
+    tag: [u8; 16],
+) -> (String, String) {
+    let creator = btl_ledger::PublicKey::from_signing_key(key).address();
+    let mut infohash_v2 = [0x5a; 32];
+    infohash_v2[..16].copy_from_slice(&tag);
+    let body = btl_ledger::TxBody::RegisterTorrent(btl_ledger::RegisterTorrent {
+        manifest_hash: [7; 32],
+        infohash_v2,
+        infohash_v1: None,
+        creator,
+        file_roots: vec![[1; 32]],
+        name: format!("fault-{}", hex(&tag)),
+        size: 1 << 20,
+        license: "CC-BY-4.0".into(),
+    });
+    sign_tx(key, nonce, body)
 }
 
 /// Lowercase hex.
