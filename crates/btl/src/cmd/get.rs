@@ -318,16 +318,23 @@ async fn resolve_provenance(
         _ => None,
     };
     let ledger = ledger.as_ref();
-    let from_ledger = ledger.and_then(|l| get_prov::from_ledger(l, torrent));
+    let from_ledger = match ledger {
+        Some(l) if args.prov.is_none() => get_prov::from_ledger(l, torrent).await,
+        _ => None,
+    };
     let found: Result<get_prov::Verified, String> = if let Some(p) = &args.prov {
-        get_prov::from_file(p, torrent, ledger).map_err(|e| format!("{e:#}"))
+        get_prov::from_file(p, torrent, ledger)
+            .await
+            .map_err(|e| format!("{e:#}"))
     } else if let Some(r) = from_ledger {
         r.map_err(|e| format!("ledger {}: {e}", args.ledger))
     } else if let Some(p) = from_file
         .then(|| get_prov::beside(&args.input, torrent))
         .flatten()
     {
-        get_prov::from_file(&p, torrent, ledger).map_err(|e| format!("{e:#}"))
+        get_prov::from_file(&p, torrent, ledger)
+            .await
+            .map_err(|e| format!("{e:#}"))
     } else if torrent.info_hashes().v2().is_none() {
         Err("unregistered: a v1-only torrent has no provenance manifest (manifests name the v2 infohash)".into())
     } else if peers.is_empty() {
@@ -345,7 +352,7 @@ async fn resolve_provenance(
             peers,
             PROV_PER_PEER,
             btl_manifest::prov::MAX_PROV_BYTES as u64,
-            get_prov::peer_verifier(torrent, ledger),
+            |doc| get_prov::verify_peer_doc(doc, torrent, ledger),
         )
         .await
         {
@@ -356,36 +363,6 @@ async fn resolve_provenance(
             Err(e) if e.any_refused() => Err(e.to_string()),
             Err(e) => Err(format!("unregistered: no provenance manifest found ({e})")),
         }
-    };
-    // A manifest not from the registry's record: the creator key's status.
-    let found = match (found, ledger) {
-        (Ok(mut v), Some(l)) if !v.source.starts_with("ledger ") => {
-            match v.verdict.creator.clone() {
-                Some(did) => match l.key_status(&did).await {
-                    Some(ks) => {
-                        let file = btl_manifest::prov::ProvFile::parse(&v.doc);
-                        match file {
-                            Ok(f) => get_prov::verify_parts(
-                                f.manifest_value().to_string().as_bytes(),
-                                f.receipt.as_deref(),
-                                torrent,
-                                Some(l),
-                                Some(&ks),
-                            )
-                            .map(|verdict| {
-                                v.verdict = verdict;
-                                v
-                            })
-                            .map_err(|e| e.to_string()),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                    None => Ok(v),
-                },
-                None => Ok(v),
-            }
-        }
-        (r, _) => r,
     };
     let found = match found {
         Ok(v) if !v.verdict.registered && !args.allow_unregistered => Err(format!(
