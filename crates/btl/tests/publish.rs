@@ -413,6 +413,26 @@ fn publish_seed_and_download_by_magnet_on_another_btl() {
     );
     assert!(err.contains("cd1/01.flac"), "{err}");
 
+    // A magnet whose ledger reference (x.btl) is not this torrent's
+    // registration is refused, naming it.
+    let tx = v["tx_id"].as_str().unwrap();
+    let forged = magnet.replace(
+        &format!("x.btl={tx}"),
+        &format!("x.btl={}", "ab".repeat(32)),
+    );
+    assert_ne!(forged, magnet);
+    let out = output(&mut get_magnet(&e, &forged, port, "down-forged", false));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "x.btl={} is not a registry transaction",
+            "ab".repeat(32)
+        )),
+        "{stderr}"
+    );
+    assert!(!e.dir.join("down-forged/Album/cover.jpg").exists());
+
     // Another torrent, signed by the same key but never published, seeded
     // with its .prov (offered to peers over btl_prov): the registry does
     // not know it, so the downloader takes the manifest from the peer and

@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 /// and verified: its signature by the creator, the torrent's infohashes,
 /// files and BEP 52 pieces roots against the manifest (for a magnet, the
 /// info dictionary fetched from peers), and with the ledger, the receipt
-/// against the validators' keys, the ledger's record and the creator key's
-/// status. The creator, license and suggested payment are printed. Content
-/// that is unregistered (no ledger anchor), revoked, or whose manifest does
-/// not verify or is for another torrent is refused unless
+/// against the validators' keys, the ledger's record, the creator key's
+/// status (of the key that signed), and that a magnet's ledger reference
+/// (x.btl, as btl publish prints it) is one of the torrent's registry
+/// transactions. The creator, license and suggested payment are printed.
+/// Content that is unregistered (no ledger anchor), revoked, or whose
+/// manifest does not verify or is for another torrent is refused unless
 /// --allow-unverified (--allow-unregistered accepts a manifest that is
 /// validly signed and matches but is not on the ledger).
 ///
@@ -107,6 +109,8 @@ async fn run_async(args: Args) -> Result<()> {
     let mut metadata_path: Option<PathBuf> = None;
     let mut magnet_trackers: Vec<Vec<String>> = Vec::new();
     let mut from_file = false;
+    // The registration a magnet names (x.btl), checked against the ledger.
+    let mut ledger_ref: Option<String> = None;
     let torrent: Torrent = match input::load(&args.input)? {
         Source::Torrent { torrent, .. } => {
             from_file = true;
@@ -114,6 +118,7 @@ async fn run_async(args: Args) -> Result<()> {
         }
         Source::Magnet(m) => {
             let hashes = m.infohashes().context("the magnet link has no infohash")?;
+            ledger_ref = m.ledger_ref.map(|h| h.to_hex());
             for p in &m.peers {
                 if let Ok(a) = p.to_string().parse() {
                     peers.push(a);
@@ -179,7 +184,15 @@ async fn run_async(args: Args) -> Result<()> {
             t
         }
     };
-    let provenance = resolve_provenance(&args, from_file, &session, &torrent, &peers).await?;
+    let provenance = resolve_provenance(
+        &args,
+        from_file,
+        ledger_ref.as_deref(),
+        &session,
+        &torrent,
+        &peers,
+    )
+    .await?;
     let torrent = Arc::new(torrent);
     let wanted_files = select_files(&torrent, &args.only)?;
     let wanted_bytes: u64 = torrent
@@ -297,6 +310,7 @@ async fn run_async(args: Args) -> Result<()> {
 async fn resolve_provenance(
     args: &Args,
     from_file: bool,
+    ledger_ref: Option<&str>,
     session: &btl_net::Session,
     torrent: &Torrent,
     peers: &[std::net::SocketAddr],
@@ -363,6 +377,21 @@ async fn resolve_provenance(
             Err(e) if e.any_refused() => Err(e.to_string()),
             Err(e) => Err(format!("unregistered: no provenance manifest found ({e})")),
         }
+    };
+    // A magnet that names its registration (x.btl, as btl publish prints
+    // it) must name one of this torrent's registry transactions here.
+    let view = ledger.and_then(|l| l.view.as_ref());
+    let found = match (found, ledger_ref, view) {
+        (Ok(_), Some(r), Some(view))
+            if !view.torrent.tx_id.to_string().eq_ignore_ascii_case(r)
+                && !view.history.iter().any(|h| h.tx_id.eq_ignore_ascii_case(r)) =>
+        {
+            Err(format!(
+                "the magnet's ledger reference x.btl={r} is not a registry transaction of this torrent on {} (it was registered by {}): the link was made for another ledger, or altered",
+                args.ledger, view.torrent.tx_id
+            ))
+        }
+        (f, ..) => f,
     };
     let found = match found {
         Ok(v) if !v.verdict.registered && !args.allow_unregistered => Err(format!(
