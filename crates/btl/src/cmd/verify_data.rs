@@ -161,4 +161,74 @@ mod tests {
         // Fewer bytes than the manifest says: an error, not a wrong root.
         assert!(file_root(&mut &data[..100], 200).is_err());
     }
+
+    fn manifest(name: &str, files: &[(&[&str], &[u8])]) -> Manifest {
+        let key = btl_manifest::SigningKey::from_bytes(&[1; 32]);
+        Manifest {
+            creator: btl_manifest::DidKey::of(&key),
+            created: 1_700_000_000,
+            name: name.into(),
+            infohash_v2: Sha256Hash([2; 32]),
+            infohash_v1: None,
+            piece_length: 16384,
+            files: files
+                .iter()
+                .map(|(path, data)| btl_manifest::ManifestFile {
+                    path: path.iter().map(|c| c.to_string()).collect(),
+                    length: data.len() as u64,
+                    pieces_root: root_from_leaves(
+                        &data.chunks(BLOCK_SIZE).map(hash_block).collect::<Vec<_>>(),
+                    )
+                    .filter(|_| !data.is_empty()),
+                })
+                .collect(),
+            license: btl_manifest::License {
+                spdx: "MIT".into(),
+                terms: None,
+            },
+            payment: None,
+        }
+    }
+
+    #[test]
+    fn files_on_disk_against_the_signed_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+        // Multi-file: DIR/name/path, an empty file included.
+        let m = manifest(
+            "Album",
+            &[(&["cd1", "01.flac"], &big), (&["empty.txt"], b"")],
+        );
+        std::fs::create_dir_all(dir.path().join("Album/cd1")).unwrap();
+        std::fs::write(dir.path().join("Album/cd1/01.flac"), &big).unwrap();
+        std::fs::write(dir.path().join("Album/empty.txt"), b"").unwrap();
+        assert_eq!(check(&m, dir.path()), (vec![], 40_000));
+        // One byte changed: named.
+        let mut bad = big.clone();
+        bad[39_999] ^= 1;
+        std::fs::write(dir.path().join("Album/cd1/01.flac"), &bad).unwrap();
+        let (problems, _) = check(&m, dir.path());
+        assert_eq!(
+            problems,
+            ["cd1/01.flac does not hash to its signed pieces root"]
+        );
+        // Wrong length, missing.
+        std::fs::write(dir.path().join("Album/cd1/01.flac"), &big[1..]).unwrap();
+        std::fs::remove_file(dir.path().join("Album/empty.txt")).unwrap();
+        let (problems, _) = check(&m, dir.path());
+        assert!(problems[0].contains("39999 bytes, the manifest says 40000"));
+        assert!(problems[1].starts_with("empty.txt is missing"));
+
+        // Single file: the payload is DIR/name.
+        let one = manifest("song.flac", &[(&["song.flac"], &big)]);
+        std::fs::write(dir.path().join("song.flac"), &big).unwrap();
+        assert_eq!(check(&one, dir.path()), (vec![], 40_000));
+
+        // A path that would leave DIR is not read.
+        let evil = manifest("x", &[(&["..", "song.flac"], &big)]);
+        assert_eq!(
+            check(&evil, dir.path()).0,
+            ["../song.flac: not a safe path"]
+        );
+    }
 }
