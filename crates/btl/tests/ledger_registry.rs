@@ -150,6 +150,7 @@ fn registry_routes_on_a_real_node() {
     assert_eq!(hist[0]["license"], "CC-BY-4.0");
     assert_eq!(hist[1]["kind"], "amend");
     assert_eq!(t["creator_key"]["status"], "current");
+    assert_eq!(t["creator_key"]["public_key"], hex::encode(me.0));
     // Both registry transactions have receipts that verify.
     let (_, vs) = get(a, "/registry/verifiers");
     let set = btl_consensus::ledger_receipts::verifier_set_from_json(&vs).unwrap();
@@ -241,4 +242,34 @@ fn registry_routes_on_a_real_node() {
     ] {
         assert!(doc["paths"][p].is_object(), "openapi lacks {p}");
     }
+    let schema = &doc["components"]["schemas"]["RegistryTorrent"];
+    assert!(
+        schema["properties"]["creator_key"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("signed"),
+        "{schema}"
+    );
+
+    // The account rotates to a new key and revokes the old one: the
+    // torrent's creator_key is still the status of the key that signed
+    // its manifest (now revoked), not the account's new current key.
+    let new_sk = l::ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let new_pk = l::PublicKey::from_signing_key(&new_sk);
+    let (_, rot_h) = submit(
+        a,
+        &sk,
+        l::TxBody::RotateKey {
+            new_key: new_pk,
+            revoke_old: true,
+        },
+    );
+    let (code, t) = get(a, &format!("/registry/torrent/{}", hex::encode(ih)));
+    assert_eq!(code, 200, "{t}");
+    assert_eq!(t["creator_key"]["public_key"], hex::encode(me.0), "{t}");
+    assert_eq!(t["creator_key"]["status"], "revoked", "{t}");
+    assert_eq!(t["creator_key"]["since_height"], rot_h, "{t}");
+    assert_eq!(t["creator_key"]["account"], me.address().to_string());
+    let (_, v) = get(a, &format!("/registry/key/{}", hex::encode(new_pk.0)));
+    assert_eq!(v["status"], "current", "{v}");
 }

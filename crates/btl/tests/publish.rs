@@ -285,3 +285,227 @@ fn publish_check_refuse_and_plain_peer_downloads() {
     assert_eq!(done["progress"], 1.0);
     common::assert_same_tree(&data, &down);
 }
+
+/// `btl get MAGNET` as another btl (its own state directory, loopback
+/// only) with `seeder` as its one peer, into `e.dir/<out>`.
+fn get_magnet(e: &Env, magnet: &str, seeder: u64, out: &str, json: bool) -> Command {
+    let mut c = cmd(e);
+    c.arg("get")
+        .arg(magnet)
+        .args(["--ledger", &e.url, "--port", "0", "--listen", "127.0.0.1"])
+        .args(["--peer", &format!("127.0.0.1:{seeder}"), "-o"])
+        .arg(e.dir.join(out))
+        .arg("--state-dir")
+        .arg(e.dir.join(format!("{out}-state")))
+        .env_remove("BTL_LEDGER");
+    if json {
+        c.arg("--json");
+    }
+    c
+}
+
+fn output(c: &mut Command) -> std::process::Output {
+    c.output()
+        .unwrap_or_else(|err| panic!("cannot run {c:?}: {err}"))
+}
+
+/// The end-to-end path: create a multi-file hybrid torrent,
+/// publish it on a real ledger, seed it with btl, and download it on
+/// another btl by the magnet publish printed (no .torrent, no .prov: the
+/// metadata comes from the seeder over ut_metadata, the manifest and
+/// receipt from the ledger's registry), then verify the download. After
+/// the creator's key is revoked, the same magnet is refused.
+#[test]
+fn publish_seed_and_download_by_magnet_on_another_btl() {
+    let e = env();
+    let (data, torrent) = make_torrent(&e, "Album", 21, "--hybrid");
+    let v = run_json(&mut publish(&e, &torrent, "me"));
+    assert_eq!(v["receipt"], true, "{v}");
+    let magnet = v["magnet"].as_str().unwrap().to_string();
+    assert!(magnet.contains("x.btl="), "{magnet}");
+    let me = run_json(
+        btl()
+            .env("BTL_KEYS_DIR", &e.keys)
+            .args(["key", "show", "me", "--json"]),
+    );
+    let did = me["did"].as_str().unwrap();
+
+    let (_seeder, ready) = start_btl_seed(&e.dir, &torrent, &data, "127.0.0.1", &[]);
+    assert_eq!(ready["have_pieces"], ready["pieces"], "{ready}");
+    let port = ready["port"].as_u64().unwrap();
+
+    // For people: the creator, the license and the payment, then the
+    // download, on a btl that has neither the .torrent nor the .prov.
+    let out = output(&mut get_magnet(&e, &magnet, port, "down", false));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("provenance verified (ledger {})", e.url)),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("creator:  {did} (")), "{stderr}");
+    assert!(stderr.contains("license:  CC-BY-4.0"), "{stderr}");
+    assert!(stderr.contains("payment:"), "{stderr}");
+    assert!(!stderr.contains("NOT registered"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("done: Album"));
+    common::assert_same_tree(&data, &e.dir.join("down"));
+
+    // The same for scripts: every check passed, against the ledger.
+    let out = output(&mut get_magnet(&e, &magnet, port, "down-json", true));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let prov = evs.iter().find(|x| x["event"] == "provenance").unwrap();
+    assert_eq!(prov["verified"], true, "{prov}");
+    assert_eq!(prov["registered"], true, "{prov}");
+    assert_eq!(prov["creator"], did, "{prov}");
+    assert_eq!(prov["license"], "CC-BY-4.0", "{prov}");
+    for c in prov["checks"].as_array().unwrap() {
+        assert_eq!(c["status"], "pass", "{prov}");
+    }
+    let done = evs.iter().find(|x| x["event"] == "complete").unwrap();
+    assert_eq!(done["hash_failures"], 0, "{done}");
+    common::assert_same_tree(&data, &e.dir.join("down-json"));
+
+    // btl verify of what was downloaded, by the same magnet: the
+    // manifest from the registry, the files on disk against its roots.
+    let check = run_json(
+        cmd(&e)
+            .args(["verify", "--json", "--data"])
+            .arg(e.dir.join("down"))
+            .arg(&magnet),
+    );
+    assert_eq!(check["verdict"], "verified", "{check}");
+    let status = |name: &str| {
+        check["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} check in {check}"))["status"]
+            .clone()
+    };
+    for name in [
+        "signature",
+        "data",
+        "receipt",
+        "ledger",
+        "creator key status",
+    ] {
+        assert_eq!(status(name), "ok", "{name}: {check}");
+    }
+    // A changed byte on disk fails the data check.
+    let flac = e.dir.join("down/Album/cd1/01.flac");
+    let mut bytes = std::fs::read(&flac).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&flac, bytes).unwrap();
+    let err = run_err(
+        cmd(&e)
+            .args(["verify", "--data"])
+            .arg(e.dir.join("down"))
+            .arg(&magnet),
+    );
+    assert!(err.contains("cd1/01.flac"), "{err}");
+
+    // A magnet whose ledger reference (x.btl) is not this torrent's
+    // registration is refused, naming it.
+    let tx = v["tx_id"].as_str().unwrap();
+    let forged = magnet.replace(
+        &format!("x.btl={tx}"),
+        &format!("x.btl={}", "ab".repeat(32)),
+    );
+    assert_ne!(forged, magnet);
+    let out = output(&mut get_magnet(&e, &forged, port, "down-forged", false));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "x.btl={} is not a registry transaction",
+            "ab".repeat(32)
+        )),
+        "{stderr}"
+    );
+    assert!(!e.dir.join("down-forged/Album/cover.jpg").exists());
+
+    // Another torrent, signed by the same key but never published, seeded
+    // with its .prov (offered to peers over btl_prov): the registry does
+    // not know it, so the downloader takes the manifest from the peer and
+    // checks it with the ledger: not registered, refused by default.
+    let (other_data, other) = make_torrent(&e, "Other", 31, "--hybrid");
+    let signed = run_json(
+        cmd(&e)
+            .args([
+                "manifest",
+                "sign",
+                "--key",
+                "me",
+                "--license",
+                "MIT",
+                "--json",
+            ])
+            .arg(&other),
+    );
+    assert!(signed["prov"].is_string(), "{signed}");
+    let other_dir = e.dir.join("other-seed");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (_other_seeder, other_ready) =
+        start_btl_seed(&other_dir, &other, &other_data, "127.0.0.1", &[]);
+    assert!(other_ready["prov"].is_string(), "{other_ready}");
+    let other_port = other_ready["port"].as_u64().unwrap();
+    let info = run_json(cmd(&e).args(["info", "--json"]).arg(&other));
+    let other_magnet = info["magnet"].as_str().unwrap().to_string();
+    let out = output(&mut get_magnet(
+        &e,
+        &other_magnet,
+        other_port,
+        "down-other",
+        false,
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unregistered: the manifest is signed by did:key:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("no receipt or record on {} verifies it", e.url)),
+        "{stderr}"
+    );
+    assert!(!e.dir.join("down-other/Other/cover.jpg").exists());
+
+    // The creator's key is revoked: the same magnet is refused before
+    // anything is downloaded, naming the revocation.
+    key_hex(&e.keys, "me2");
+    let rotated = run_json(
+        cmd(&e)
+            .args(["key", "rotate", "me", "--to", "me2", "--revoke-old"])
+            .args(["--wait", "30", "--json"]),
+    );
+    assert_eq!(rotated["revoked_old"], true, "{rotated}");
+    let out = output(&mut get_magnet(&e, &magnet, port, "down-revoked", false));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("refusing to download Album"), "{stderr}");
+    assert!(stderr.contains("revoked"), "{stderr}");
+    assert!(!e.dir.join("down-revoked/Album/cd1/01.flac").exists());
+    let err = run_err(cmd(&e).args(["verify"]).arg(&magnet));
+    assert!(err.contains("revoked"), "{err}");
+    // A manifest from a peer, signed by the revoked key: even accepting
+    // unregistered content, the revocation (asked of the ledger about
+    // the key that signed) refuses it.
+    let out = output(
+        get_magnet(&e, &other_magnet, other_port, "down-other2", false).arg("--allow-unregistered"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refusing to download Other"), "{stderr}");
+    assert!(stderr.contains("revoked"), "{stderr}");
+    assert!(!e.dir.join("down-other2/Other/cover.jpg").exists());
+}

@@ -475,9 +475,9 @@ pub fn openapi() -> Value {
                 "parameters": [path_param("kind", "account, torrent or key"), path_param("key", "the key, hex")],
                 "responses": {"200": ok_json("proof", obj.clone()), "400": err_resp("bad kind or key"), "404": err_resp("nothing to prove")}}},
             "/registry/torrent/{infohash}": {"get": {
-                "summary": "A registered torrent with its history (registration and license amendments), the receipt of its latest registry transaction (or null until cosigned), its stored manifest (or null) and its creator's key status",
+                "summary": "A registered torrent with its history (registration and license amendments), the receipt of its latest registry transaction (or null until cosigned), its stored manifest (or null) and, as creator_key, the status of the key that signed that manifest (current, rotated, revoked or unknown; null when the node does not store the manifest: ask /registry/key/{key} with the manifest's creator)",
                 "parameters": [path_param("infohash", "v2 (64 hex) or v1 (40 hex) infohash")],
-                "responses": {"200": ok_json("torrent", obj.clone()), "400": err_resp("bad infohash"), "404": err_resp("not registered")}}},
+                "responses": {"200": ok_json("torrent", json!({"$ref": "#/components/schemas/RegistryTorrent"})), "400": err_resp("bad infohash"), "404": err_resp("not registered")}}},
             "/registry/creator/{account}": {"get": {
                 "summary": "A creator's torrents in infohash order, paged",
                 "parameters": [path_param("account", "btl1… or 64 hex"), {"name": "after", "in": "query", "required": false, "schema": {"type": "string"}, "description": "last infohash of the previous page"}, {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
@@ -485,7 +485,7 @@ pub fn openapi() -> Value {
             "/registry/key/{key}": {"get": {
                 "summary": "A key's status: current, rotated, revoked or unknown",
                 "parameters": [path_param("key", "public key, 64 hex, or did:key")],
-                "responses": {"200": ok_json("key status", obj.clone()), "400": err_resp("bad key")}}},
+                "responses": {"200": ok_json("key status", json!({"$ref": "#/components/schemas/KeyStatus"})), "400": err_resp("bad key")}}},
             "/registry/manifest": {"post": {
                 "summary": "Store a signed provenance manifest (JSON, at most 1 MiB); it is verified first and stored under its id (SHA-256 of its JCS form). Rate-limited per client address",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": obj.clone()}}},
@@ -498,6 +498,24 @@ pub fn openapi() -> Value {
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "KeyStatus": {"type": "object", "required": ["public_key", "status"], "properties": {
+                "public_key": {"type": "string", "description": "the key, 64 hex"},
+                "account": {"type": ["string", "null"], "description": "the account it signs (or signed) for"},
+                "status": {"type": "string", "enum": ["current", "rotated", "revoked", "unknown"]},
+                "since_height": {"type": ["integer", "null"], "description": "height it became current, was rotated out or was revoked"},
+                "replaced_by": {"type": ["string", "null"], "description": "the key it was rotated to, 64 hex"},
+                "reason": {"type": ["string", "null"], "description": "why it was revoked"}
+            }},
+            "RegistryTorrent": {"type": "object", "required": ["height", "torrent", "tx_id", "manifest_hash", "history", "manifest", "receipt", "creator_key"], "properties": {
+                "height": {"type": "integer", "description": "height of the state read"},
+                "torrent": {"type": "object", "description": "the record (registration fields, tx_id, height, log_index)"},
+                "tx_id": {"type": "string", "description": "the latest registry transaction (registration or amendment)"},
+                "manifest_hash": {"type": "string", "description": "id of the record's current manifest"},
+                "history": {"type": "array", "items": {"type": "object", "properties": {"height": {"type": "integer"}, "tx_id": {"type": "string"}, "manifest_hash": {"type": "string"}, "license": {"type": "string"}, "log_index": {"type": "integer"}, "kind": {"type": "string", "enum": ["register", "amend"]}}}},
+                "manifest": {"type": ["object", "null"], "description": "the stored signed manifest of manifest_hash"},
+                "receipt": {"type": ["string", "null"], "description": "C2SP tlog-proof of tx_id, once a cosigned checkpoint covers it"},
+                "creator_key": {"oneOf": [{"$ref": "#/components/schemas/KeyStatus"}, {"type": "null"}], "description": "the status of the key that signed manifest (its creator did:key), not the account's current key; null without a stored manifest"}
+            }},
             "Submitted": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending"]}}},
             "Status": {"type": "object", "properties": {
                 "chain_id": {"type": "string"},

@@ -337,11 +337,6 @@ impl App for LedgerApp {
                     .ok()
                     .and_then(|r| r["receipt"].as_str().map(str::to_string));
                 v["receipt"] = receipt.map_or(serde_json::Value::Null, serde_json::Value::String);
-                let mh = parse32("manifest hash", v["manifest_hash"].as_str().unwrap_or(""))?;
-                v["manifest"] = state
-                    .manifest(&mh)
-                    .and_then(|d| serde_json::from_slice(&d).ok())
-                    .unwrap_or(serde_json::Value::Null);
                 Ok(v)
             }
             "verifiers" => {

@@ -1,5 +1,5 @@
 //! The `/registry/*` queries of the [`LedgerApp`]: a torrent with its
-//! history, receipt and creator key status; a creator's torrents; a key's
+//! history, receipt, manifest and the status of the key that signed it; a creator's torrents; a key's
 //! status.
 //!
 //! [`LedgerApp`]: crate::ledger_app::LedgerApp
@@ -71,9 +71,11 @@ pub fn key_status(state: &dyn StateRead, pk: &PublicKey) -> Result<Value, QueryE
     }))
 }
 
-/// The torrent by v2 (64 hex) or v1 (40 hex) infohash, with its history
-/// and its creator's key status. `receipt` and `manifest` are filled in
-/// by the caller.
+/// The torrent by v2 (64 hex) or v1 (40 hex) infohash, with its history,
+/// its stored manifest (the record's current one, or null) and the status
+/// of the key that signed that manifest (null without a stored manifest:
+/// after a rotation the account's current key is another key, so only the
+/// manifest says which key signed). `receipt` is filled in by the caller.
 pub fn torrent(state: &dyn StateRead, arg: &str) -> Result<(Value, [u8; 32]), QueryError> {
     let view = View(state);
     let rec = match arg.len() {
@@ -111,9 +113,12 @@ pub fn torrent(state: &dyn StateRead, arg: &str) -> Result<(Value, [u8; 32]), Qu
             })
         })
         .collect();
-    let creator = rec.registration.creator;
-    let creator_key = match query::account(&view, &creator).map_err(state_err)? {
-        Some(a) => key_status(state, &a.signing_key(&creator))?,
+    let manifest = state
+        .manifest(&rec.registration.manifest_hash)
+        .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
+        .unwrap_or(Value::Null);
+    let creator_key = match signer(&manifest) {
+        Some(pk) => key_status(state, &pk)?,
         None => Value::Null,
     };
     let height = ledger::last_header(&view).map_err(state_err)?.height;
@@ -124,10 +129,18 @@ pub fn torrent(state: &dyn StateRead, arg: &str) -> Result<(Value, [u8; 32]), Qu
             "tx_id": hex::encode(rec.tx_id.0),
             "manifest_hash": hex::encode(rec.registration.manifest_hash),
             "history": history,
+            "manifest": manifest,
             "creator_key": creator_key,
         }),
         rec.tx_id.0,
     ))
+}
+
+/// The key that signed a stored manifest: its `creator` (a `did:key`; the
+/// node verified on upload that the proof is the creator's).
+fn signer(manifest: &Value) -> Option<PublicKey> {
+    let did = manifest.get("creator")?.as_str()?;
+    parse_key(did).ok()
 }
 
 /// Most torrents in one creator listing page.

@@ -66,16 +66,20 @@ enum PeerFailure {
 }
 
 /// Fetches the `.prov` document for `hashes` from `peers` in order, until
-/// one sends a document of at most `max_size` bytes that `verify` accepts.
-/// Each attempt is bounded by `per_peer`.
-pub async fn fetch_prov<T>(
+/// one sends a document of at most `max_size` bytes that `verify` accepts
+/// (it may ask a ledger, hence async). Each transfer is bounded by
+/// `per_peer`; each document is verified once.
+pub async fn fetch_prov<T, F>(
     session: &Session,
     hashes: InfoHashes,
     peers: &[SocketAddr],
     per_peer: Duration,
     max_size: u64,
-    mut verify: impl FnMut(&[u8]) -> Result<T, String>,
-) -> Result<(T, SocketAddr), ProvFetchError> {
+    mut verify: impl FnMut(Vec<u8>) -> F,
+) -> Result<(T, SocketAddr), ProvFetchError>
+where
+    F: std::future::Future<Output = Result<T, String>>,
+{
     if peers.is_empty() {
         return Err(ProvFetchError::NoPeers);
     }
@@ -87,7 +91,7 @@ pub async fn fetch_prov<T>(
         }
         let got = tokio::time::timeout(per_peer, from_peer(session, hashes, addr, max_size)).await;
         let failure = match got {
-            Ok(Ok(doc)) => match verify(&doc) {
+            Ok(Ok(doc)) => match verify(doc).await {
                 Ok(v) => return Ok((v, addr)),
                 Err(e) => PeerFailure::Refused(e),
             },
@@ -264,7 +268,7 @@ mod tests {
             peer(Kind::Serves(b"forged")).await,
             peer(Kind::Serves(&GOOD)).await,
         ];
-        let verify = |d: &[u8]| {
+        let verify = |d: Vec<u8>| async move {
             if d.iter().all(|&b| b == b'g') {
                 Ok(d.len())
             } else {

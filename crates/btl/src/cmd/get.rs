@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 /// and verified: its signature by the creator, the torrent's infohashes,
 /// files and BEP 52 pieces roots against the manifest (for a magnet, the
 /// info dictionary fetched from peers), and with the ledger, the receipt
-/// against the validators' keys, the ledger's record and the creator key's
-/// status. The creator, license and suggested payment are printed. Content
-/// that is unregistered (no ledger anchor), revoked, or whose manifest does
-/// not verify or is for another torrent is refused unless
+/// against the validators' keys, the ledger's record, the creator key's
+/// status (of the key that signed), and that a magnet's ledger reference
+/// (x.btl, as btl publish prints it) is one of the torrent's registry
+/// transactions. The creator, license and suggested payment are printed.
+/// Content that is unregistered (no ledger anchor), revoked, or whose
+/// manifest does not verify or is for another torrent is refused unless
 /// --allow-unverified (--allow-unregistered accepts a manifest that is
 /// validly signed and matches but is not on the ledger).
 ///
@@ -107,6 +109,8 @@ async fn run_async(args: Args) -> Result<()> {
     let mut metadata_path: Option<PathBuf> = None;
     let mut magnet_trackers: Vec<Vec<String>> = Vec::new();
     let mut from_file = false;
+    // The registration a magnet names (x.btl), checked against the ledger.
+    let mut ledger_ref: Option<String> = None;
     let torrent: Torrent = match input::load(&args.input)? {
         Source::Torrent { torrent, .. } => {
             from_file = true;
@@ -114,6 +118,7 @@ async fn run_async(args: Args) -> Result<()> {
         }
         Source::Magnet(m) => {
             let hashes = m.infohashes().context("the magnet link has no infohash")?;
+            ledger_ref = m.ledger_ref.map(|h| h.to_hex());
             for p in &m.peers {
                 if let Ok(a) = p.to_string().parse() {
                     peers.push(a);
@@ -179,7 +184,15 @@ async fn run_async(args: Args) -> Result<()> {
             t
         }
     };
-    let provenance = resolve_provenance(&args, from_file, &session, &torrent, &peers).await?;
+    let provenance = resolve_provenance(
+        &args,
+        from_file,
+        ledger_ref.as_deref(),
+        &session,
+        &torrent,
+        &peers,
+    )
+    .await?;
     let torrent = Arc::new(torrent);
     let wanted_files = select_files(&torrent, &args.only)?;
     let wanted_bytes: u64 = torrent
@@ -297,6 +310,7 @@ async fn run_async(args: Args) -> Result<()> {
 async fn resolve_provenance(
     args: &Args,
     from_file: bool,
+    ledger_ref: Option<&str>,
     session: &btl_net::Session,
     torrent: &Torrent,
     peers: &[std::net::SocketAddr],
@@ -318,16 +332,23 @@ async fn resolve_provenance(
         _ => None,
     };
     let ledger = ledger.as_ref();
-    let from_ledger = ledger.and_then(|l| get_prov::from_ledger(l, torrent));
+    let from_ledger = match ledger {
+        Some(l) if args.prov.is_none() => get_prov::from_ledger(l, torrent).await,
+        _ => None,
+    };
     let found: Result<get_prov::Verified, String> = if let Some(p) = &args.prov {
-        get_prov::from_file(p, torrent, ledger).map_err(|e| format!("{e:#}"))
+        get_prov::from_file(p, torrent, ledger)
+            .await
+            .map_err(|e| format!("{e:#}"))
     } else if let Some(r) = from_ledger {
         r.map_err(|e| format!("ledger {}: {e}", args.ledger))
     } else if let Some(p) = from_file
         .then(|| get_prov::beside(&args.input, torrent))
         .flatten()
     {
-        get_prov::from_file(&p, torrent, ledger).map_err(|e| format!("{e:#}"))
+        get_prov::from_file(&p, torrent, ledger)
+            .await
+            .map_err(|e| format!("{e:#}"))
     } else if torrent.info_hashes().v2().is_none() {
         Err("unregistered: a v1-only torrent has no provenance manifest (manifests name the v2 infohash)".into())
     } else if peers.is_empty() {
@@ -345,7 +366,7 @@ async fn resolve_provenance(
             peers,
             PROV_PER_PEER,
             btl_manifest::prov::MAX_PROV_BYTES as u64,
-            get_prov::peer_verifier(torrent, ledger),
+            |doc| get_prov::verify_peer_doc(doc, torrent, ledger),
         )
         .await
         {
@@ -357,35 +378,20 @@ async fn resolve_provenance(
             Err(e) => Err(format!("unregistered: no provenance manifest found ({e})")),
         }
     };
-    // A manifest not from the registry's record: the creator key's status.
-    let found = match (found, ledger) {
-        (Ok(mut v), Some(l)) if !v.source.starts_with("ledger ") => {
-            match v.verdict.creator.clone() {
-                Some(did) => match l.key_status(&did).await {
-                    Some(ks) => {
-                        let file = btl_manifest::prov::ProvFile::parse(&v.doc);
-                        match file {
-                            Ok(f) => get_prov::verify_parts(
-                                f.manifest_value().to_string().as_bytes(),
-                                f.receipt.as_deref(),
-                                torrent,
-                                Some(l),
-                                Some(&ks),
-                            )
-                            .map(|verdict| {
-                                v.verdict = verdict;
-                                v
-                            })
-                            .map_err(|e| e.to_string()),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                    None => Ok(v),
-                },
-                None => Ok(v),
-            }
+    // A magnet that names its registration (x.btl, as btl publish prints
+    // it) must name one of this torrent's registry transactions here.
+    let view = ledger.and_then(|l| l.view.as_ref());
+    let found = match (found, ledger_ref, view) {
+        (Ok(_), Some(r), Some(view))
+            if !view.torrent.tx_id.to_string().eq_ignore_ascii_case(r)
+                && !view.history.iter().any(|h| h.tx_id.eq_ignore_ascii_case(r)) =>
+        {
+            Err(format!(
+                "the magnet's ledger reference x.btl={r} is not a registry transaction of this torrent on {} (it was registered by {}): the link was made for another ledger, or altered",
+                args.ledger, view.torrent.tx_id
+            ))
         }
-        (r, _) => r,
+        (f, ..) => f,
     };
     let found = match found {
         Ok(v) if !v.verdict.registered && !args.allow_unregistered => Err(format!(

@@ -32,10 +32,9 @@ pub struct LedgerCtx {
     pub chain_id: String,
     /// The validators' note keys.
     pub verifiers: VerifierSet,
-    /// The registry's record of the torrent, if registered.
+    /// The registry's record of the torrent, if registered (its
+    /// `creator_key` is the status of the key that signed its manifest).
     pub view: Option<TorrentView>,
-    /// The status of the key that signed the registry's manifest.
-    pub signer_key: Option<KeyStatusView>,
     client: RegistryClient,
 }
 
@@ -49,17 +48,7 @@ impl LedgerCtx {
         let verifiers = client.verifiers(None).await.map_err(|e| e.to_string())?;
         let set = verifiers.verifier_set()?;
         let view = client.torrent(v2_hex).await.map_err(|e| e.to_string())?;
-        let signer = view
-            .as_ref()
-            .and_then(|v| v.manifest.as_ref())
-            .and_then(|m| m.get("creator"))
-            .and_then(|c| c.as_str());
-        let signer_key = match signer {
-            Some(did) => client.key_status(did).await.ok(),
-            None => None,
-        };
         Ok(LedgerCtx {
-            signer_key,
             url: url.to_string(),
             chain_id: verifiers.chain_id.clone(),
             verifiers: set,
@@ -68,11 +57,32 @@ impl LedgerCtx {
         })
     }
 
-    /// The creator key's status (for manifests not from the registry's
-    /// own record, which carries it).
-    pub async fn key_status(&self, did: &str) -> Option<KeyStatusView> {
-        self.client.key_status(did).await.ok()
+    /// The status of the key `signer` (64 hex): the registry record's
+    /// `creator_key` when it is about that key (the key that signed the
+    /// stored manifest), else asked of the ledger; `None` if it does not
+    /// answer (the verdict then reports the check as not run).
+    pub async fn key_status(&self, signer: &str) -> Option<KeyStatusView> {
+        let known = self
+            .view
+            .as_ref()
+            .and_then(|v| v.creator_key.as_ref())
+            .filter(|k| {
+                k.public_key
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(signer))
+            });
+        match known {
+            Some(k) => Some(k.clone()),
+            None => self.client.key_status(signer).await.ok(),
+        }
     }
+}
+
+/// The signing key (64 hex) a manifest names as its creator, if readable
+/// (an unreadable one fails the verdict anyway).
+fn signer_hex(manifest: &btl_manifest::json::Value) -> Option<String> {
+    let did: btl_manifest::DidKey = manifest.get("creator")?.as_str()?.parse().ok()?;
+    Some(hex::encode(did.public_bytes()))
 }
 
 /// A manifest that verified against the torrent.
@@ -110,7 +120,8 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// Runs the verdict on a manifest (JSON bytes) and optional receipt.
+/// Runs the verdict on a manifest (JSON bytes) and optional receipt, with
+/// the signing key's status from the ledger (if any).
 pub fn verify_parts(
     manifest: &[u8],
     receipt: Option<&str>,
@@ -127,7 +138,7 @@ pub fn verify_parts(
             chain_id: &l.chain_id,
             verifiers: &l.verifiers,
         }),
-        key_status: key_status.or(ledger.and_then(|l| l.signer_key.as_ref())),
+        key_status,
         ledger: ledger.and_then(|l| l.view.as_ref()).map(|v| LedgerInput {
             record: &v.torrent,
             history: &v.history,
@@ -155,25 +166,35 @@ pub fn verify_parts(
     Err(Refusal::Invalid(v.reasons()))
 }
 
-/// Verifies a `.prov` document against `torrent` (and the ledger, if any).
-pub fn verify_doc(
+/// Verifies a `.prov` document against `torrent` and, with a ledger, its
+/// receipt, record and signing key's status (asked first, so the verdict
+/// runs once).
+pub async fn verify_doc(
     doc: &[u8],
     torrent: &Torrent,
     ledger: Option<&LedgerCtx>,
 ) -> Result<Verdict, Refusal> {
     let file = ProvFile::parse(doc).map_err(|e| Refusal::Invalid(e.to_string()))?;
-    let manifest = file.manifest_value().to_string();
+    let manifest = file.manifest_value();
+    let key_status = match (ledger, signer_hex(manifest)) {
+        (Some(l), Some(signer)) => l.key_status(&signer).await,
+        _ => None,
+    };
     verify_parts(
-        manifest.as_bytes(),
+        manifest.to_string().as_bytes(),
         file.receipt.as_deref(),
         torrent,
         ledger,
-        None,
+        key_status.as_ref(),
     )
 }
 
 /// Reads and verifies a `.prov` file (bounded by the format's size limit).
-pub fn from_file(path: &Path, torrent: &Torrent, ledger: Option<&LedgerCtx>) -> Result<Verified> {
+pub async fn from_file(
+    path: &Path,
+    torrent: &Torrent,
+    ledger: Option<&LedgerCtx>,
+) -> Result<Verified> {
     let len = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
@@ -186,6 +207,7 @@ pub fn from_file(path: &Path, torrent: &Torrent, ledger: Option<&LedgerCtx>) -> 
     }
     let doc = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let verdict = verify_doc(&doc, torrent, ledger)
+        .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(Verified {
         source: path.display().to_string(),
@@ -195,21 +217,21 @@ pub fn from_file(path: &Path, torrent: &Torrent, ledger: Option<&LedgerCtx>) -> 
 }
 
 /// The registry's manifest for the torrent, verified, as a `.prov`.
-pub fn from_ledger(l: &LedgerCtx, torrent: &Torrent) -> Option<Result<Verified, Refusal>> {
+pub async fn from_ledger(l: &LedgerCtx, torrent: &Torrent) -> Option<Result<Verified, Refusal>> {
     let view = l.view.as_ref()?;
     let manifest = view.manifest.as_ref()?;
-    let bytes = serde_json::to_vec(manifest).ok()?;
-    let r = verify_parts(&bytes, view.receipt.as_deref(), torrent, Some(l), None).map(|verdict| {
-        let mut doc = json!({"type": prov::PROV_TYPE, "version": 1, "manifest": manifest});
-        if let Some(r) = &view.receipt {
-            doc["receipt"] = json!(r);
-        }
-        Verified {
+    let mut doc = json!({"type": prov::PROV_TYPE, "version": 1, "manifest": manifest});
+    if let Some(r) = &view.receipt {
+        doc["receipt"] = json!(r);
+    }
+    let doc = serde_json::to_vec_pretty(&doc).ok()?;
+    let r = verify_doc(&doc, torrent, Some(l))
+        .await
+        .map(|verdict| Verified {
             source: format!("ledger {}", l.url),
-            doc: serde_json::to_vec_pretty(&doc).unwrap_or_default(),
+            doc,
             verdict,
-        }
-    });
+        });
     Some(r)
 }
 
@@ -222,19 +244,21 @@ pub fn beside(input: &str, torrent: &Torrent) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// The verifier used for documents fetched from peers.
-pub fn peer_verifier<'a>(
-    torrent: &'a Torrent,
-    ledger: Option<&'a LedgerCtx>,
-) -> impl FnMut(&[u8]) -> Result<Verified, String> + 'a {
-    move |doc| {
-        let verdict = verify_doc(doc, torrent, ledger).map_err(|e| e.to_string())?;
-        Ok(Verified {
-            source: String::new(),
-            doc: doc.to_vec(),
-            verdict,
-        })
-    }
+/// Verifies a document fetched from a peer (once, with the ledger's
+/// answers when there is a ledger).
+pub async fn verify_peer_doc(
+    doc: Vec<u8>,
+    torrent: &Torrent,
+    ledger: Option<&LedgerCtx>,
+) -> Result<Verified, String> {
+    let verdict = verify_doc(&doc, torrent, ledger)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Verified {
+        source: String::new(),
+        doc,
+        verdict,
+    })
 }
 
 /// The verdict as JSON: creator, license, terms, payment, checks.

@@ -110,7 +110,13 @@ fn amend(args: AmendArgs) -> Result<()> {
         &client, &chain_id, &signing, &signed, body, &a.ledger, &pb,
     ));
     pb.finish_and_clear();
-    let (tx_id, height, receipt, warning) = result?;
+    let crate::cmd::publish::Submitted {
+        tx_id,
+        height,
+        receipt,
+        warning,
+        ..
+    } = result?;
     let out = write_prov(&args.torrent, &signed, receipt.clone())?;
     let license = &signed.manifest().license.spdx;
     if a.json {

@@ -20,6 +20,7 @@ pub mod tracker;
 pub mod up;
 pub mod up_ledger;
 pub mod verify;
+pub mod verify_data;
 // publish: registry commands
 pub mod license;
 pub mod publish;

@@ -157,7 +157,13 @@ pub fn run(args: Args) -> Result<()> {
         &client, &chain_id, &signing, &signed, body, &a.ledger, &pb,
     ));
     pb.finish_and_clear();
-    let (tx_id, height, receipt, warning) = result?;
+    let Submitted {
+        tx_id,
+        height,
+        receipt,
+        warning,
+        to_commit,
+    } = result?;
     let elapsed = started.elapsed();
 
     let out = write_prov(&args.torrent, &signed, receipt.clone())?;
@@ -180,6 +186,7 @@ pub fn run(args: Args) -> Result<()> {
             "receipt": receipt.is_some(),
             "magnet": magnet.to_string(),
             "seconds": elapsed.as_secs_f64(),
+            "seconds_to_commit": to_commit.as_secs_f64(),
             "warning": warning,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -209,9 +216,22 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// What [`submit_manifest`] got from the ledger.
+pub struct Submitted {
+    /// The registry transaction.
+    pub tx_id: TxId,
+    /// Its block height.
+    pub height: u64,
+    /// The receipt, if the node served one in time.
+    pub receipt: Option<String>,
+    /// Something the user should know (no receipt yet, manifest not stored).
+    pub warning: Option<String>,
+    /// From the upload to the final commit.
+    pub to_commit: Duration,
+}
+
 /// Uploads the manifest, submits `body` (the registration or amendment that
-/// names it), waits, fetches the receipt. Returns the transaction, its
-/// height, the receipt (if the node serves one in time) and a warning.
+/// names it), waits for the final commit, then fetches the receipt.
 pub async fn submit_manifest(
     client: &btl_registry::RegistryClient,
     chain_id: &str,
@@ -220,8 +240,9 @@ pub async fn submit_manifest(
     body: TxBody,
     l: &LedgerArgs,
     pb: &indicatif::ProgressBar,
-) -> Result<(TxId, u64, Option<String>, Option<String>)> {
-    let deadline = Instant::now() + Duration::from_secs(l.wait);
+) -> Result<Submitted> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(l.wait);
     let mut warnings = Vec::new();
     pb.set_message("uploading the manifest");
     match client.upload_manifest(signed).await {
@@ -239,6 +260,7 @@ pub async fn submit_manifest(
     }
     let (id, st) = rc::submit_and_wait(client, chain_id, key, l.fee, body, deadline, pb).await?;
     let height = st.height.unwrap_or_default();
+    let to_commit = started.elapsed();
     pb.set_message("waiting for the validators' cosigned receipt");
     let receipt = match client.receipt(&id, deadline).await {
         Ok(r) => Some(r.receipt),
@@ -250,5 +272,11 @@ pub async fn submit_manifest(
         }
     };
     let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
-    Ok((id, height, receipt, warning))
+    Ok(Submitted {
+        tx_id: id,
+        height,
+        receipt,
+        warning,
+        to_commit,
+    })
 }

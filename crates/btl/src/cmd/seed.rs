@@ -60,7 +60,7 @@ async fn run_async(args: Args) -> Result<()> {
             torrent.name()
         );
     }
-    let prov_doc = load_prov(&args, &torrent)?;
+    let prov_doc = load_prov(&args, &torrent).await?;
     let peers = args.engine.peer_addrs()?;
     let state_dir = args.engine.state_dir()?;
     let tls = engine::tracker_tls(args.engine.tracker_ca.as_deref())?;
@@ -172,7 +172,7 @@ async fn run_async(args: Args) -> Result<()> {
 
 /// The `.prov` to offer: --prov, else the one beside the torrent; verified
 /// against the torrent unless --unchecked-prov.
-fn load_prov(
+async fn load_prov(
     args: &Args,
     torrent: &btl_metainfo::torrent::Torrent,
 ) -> Result<Option<(Vec<u8>, PathBuf)>> {
@@ -198,6 +198,7 @@ fn load_prov(
         return Ok(Some((doc, path)));
     }
     let v = crate::cmd::get_prov::from_file(&path, torrent, None)
+        .await
         .context("the provenance file cannot be offered")?;
     Ok(Some((v.doc, path)))
 }

@@ -47,6 +47,8 @@ pub struct Args {
     pub prov: Option<PathBuf>,
     /// Also check the files on disk: the directory that contains the
     /// payload (the torrent's name inside it), as for btl seed --data.
+    /// Without a torrent (a magnet link), each file is hashed into its
+    /// BEP 52 root and compared with the root the creator signed.
     #[arg(long, value_name = "DIR", env = "BTL_DATA")]
     pub data: Option<PathBuf>,
     /// Never contact the ledger: check the receipt against --trust FILE
@@ -222,10 +224,20 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = &args.data {
         match (&torrent, report.failed()) {
             (Some((_, t)), None) => check_data(&mut report, t, dir, args.threads, !args.json)?,
-            (None, _) => report.add(
+            (None, None) => match &checked {
+                // No torrent (a magnet link): the files against the
+                // pieces roots the creator signed.
+                Some(signed) => check_data_roots(&mut report, signed.manifest(), dir),
+                None => report.add(
+                    "data",
+                    Status::NotChecked,
+                    "no manifest to check the data against",
+                ),
+            },
+            (None, Some(_)) => report.add(
                 "data",
                 Status::NotChecked,
-                "no torrent to check the data against",
+                "skipped: the manifest does not verify",
             ),
             (Some(_), Some(_)) => report.add(
                 "data",
@@ -364,6 +376,49 @@ fn find_torrent(dir: &Path, signed: &SignedManifest) -> Option<(PathBuf, Box<Tor
         let t = load_torrent(&p).ok()?;
         (t.info_hashes().v2() == Some(want)).then_some((p, t))
     })
+}
+
+/// Hashes every file under `dir` into its BEP 52 root and compares it
+/// with the manifest's (when there is no torrent, e.g. for a magnet link).
+fn check_data_roots(report: &mut Report, m: &btl_manifest::Manifest, dir: &Path) {
+    if !dir.is_dir() {
+        report.add(
+            "data",
+            Status::Failed,
+            format!("{} is not a directory", dir.display()),
+        );
+        return;
+    }
+    let (problems, bytes) = crate::cmd::verify_data::check(m, dir);
+    if problems.is_empty() {
+        report.add(
+            "data",
+            Status::Ok,
+            format!(
+                "all {} files under {} ({bytes} bytes) hash to the pieces roots the creator signed",
+                m.files.len(),
+                dir.display()
+            ),
+        );
+        return;
+    }
+    let shown: Vec<&str> = problems.iter().take(10).map(String::as_str).collect();
+    let more = problems.len().saturating_sub(shown.len());
+    report.add(
+        "data",
+        Status::Failed,
+        format!(
+            "{} of {} files do not match: {}{}",
+            problems.len(),
+            m.files.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    );
 }
 
 /// Hashes every piece under `dir` against the torrent (which the manifest

@@ -60,9 +60,11 @@ async fn fetch(client: &RegistryClient, signed: &SignedManifest) -> Result<Onlin
         Some(v) => (Some(v.torrent), v.history, v.creator_key),
         None => (client.ledger_record(&ih).await?, Vec::new(), None),
     };
-    // The status that matters is the signing key's: the registry's
-    // `creator_key` may describe the account's current key (after a
-    // rotation, another key), so ask about the signer's own key then.
+    // The status that matters is the signing key's. The registry's
+    // `creator_key` is that of the key that signed its stored manifest,
+    // which is this one unless the .prov holds another manifest (an
+    // earlier one of the license history) or the node stores none (or is
+    // older and describes the account's current key): only then ask.
     let signer = hex::encode(m.creator.public_bytes());
     if key.as_ref().and_then(|k| k.public_key.as_deref()) != Some(signer.as_str()) {
         key = None;
