@@ -184,19 +184,20 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The state table as read by a snapshot.
+type StateTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 /// A consistent read view of committed state.
 pub struct Snapshot {
     txn: ReadTransaction,
     /// The state table, opened on first use (`None`: it does not exist
     /// yet). Executing a block reads state thousands of times; opening
     /// the table once per snapshot instead of once per read matters.
-    state: std::sync::OnceLock<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>>,
+    state: std::sync::OnceLock<Option<StateTable>>,
 }
 
 impl Snapshot {
-    fn state_table(
-        &self,
-    ) -> Result<Option<&redb::ReadOnlyTable<&'static [u8], &'static [u8]>>, StoreError> {
+    fn state_table(&self) -> Result<Option<&StateTable>, StoreError> {
         if let Some(t) = self.state.get() {
             return Ok(t.as_ref());
         }
