@@ -6,6 +6,11 @@
 #   scripts/bench-ledger.sh            # builds btl --release first
 #   BTL_BIN=path/to/btl scripts/bench-ledger.sh
 #   TXS=20000 scripts/bench-ledger.sh
+#   RATE=3000 scripts/bench-ledger.sh  # paced submission (tx/s) instead of a flood
+#
+# After each setup it also prints (to stderr) the CPU time the validator
+# processes used during the run, per transaction: on a shared machine that
+# is a steadier figure than wall-clock rates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TXS=${TXS:-20000}
@@ -22,6 +27,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+cpu_ticks() { # user + system clock ticks of the running validators
+  local t=0 p
+  for p in "${pids[@]}"; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
 
 wait_api() { # addr
   for _ in $(seq 1 300); do
@@ -51,7 +64,13 @@ run_setup() { # n base
     sleep 0.1
   done
   local list; list=$(IFS=,; echo "${addrs[*]}")
-  "$BTL_BIN" ledger bench --http "$list" --txs "$TXS" --accounts "$ACCOUNTS"
+  local before; before=$(cpu_ticks)
+  "$BTL_BIN" ledger bench --http "$list" --txs "$TXS" --accounts "$ACCOUNTS" \
+    ${RATE:+--rate "$RATE" --batch 100}
+  local used=$(( $(cpu_ticks) - before )) hz; hz=$(getconf CLK_TCK)
+  awk -v n="$n" -v t="$used" -v hz="$hz" -v txs="$TXS" 'BEGIN {
+    printf "{\"nodes\":%d,\"validator_cpu_seconds\":%.2f,\"validator_cpu_us_per_tx\":%.0f}\n",
+      n, t / hz, t / hz * 1e6 / txs }' >&2
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()

@@ -29,6 +29,14 @@ fn single_validator_commits_blocks_and_transactions() {
     assert_eq!(code, 200);
     assert_eq!(b["header"]["tx_count"], 1);
     assert_eq!(b["signers"].as_array().unwrap().len(), 1);
+    // ?raw=true: the same block's bytes, without the JSON rendering.
+    let (code, raw) = get(a, &format!("/block/{h}?raw=true"));
+    assert_eq!(code, 200);
+    assert_eq!(raw["block_hex"], b["block_hex"]);
+    assert_eq!(raw["hash"], b["hash"]);
+    assert!(raw.get("header").is_none(), "{raw}");
+    let (code, _) = get(a, &format!("/block/{h}?raw=maybe"));
+    assert_eq!(code, 400);
 
     // Bad input gets clear 4xx answers.
     let (code, v) = http(a, "POST", "/tx", Some("{\"tx\":\"zz\"}")).unwrap();

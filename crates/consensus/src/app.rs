@@ -231,6 +231,13 @@ pub trait App: Send + Sync + 'static {
         false
     }
 
+    /// Called after a block is committed with its transaction ids (the
+    /// app may drop what it remembered about them, e.g. verified
+    /// signatures).
+    fn committed(&self, tx_ids: &[[u8; 32]]) {
+        let _ = tx_ids;
+    }
+
     /// Largest transaction accepted, in bytes.
     fn max_tx_size(&self) -> usize {
         64 * 1024

@@ -51,6 +51,9 @@ pub struct Handler {
     tip_hash: BlockHash,
     parts: Reassembler,
     executed: HashMap<BlockHash, Executed>,
+    /// Cosign messages of this height's blocks (asked for at every vote
+    /// extension check; each would otherwise read and decode the block).
+    cosign_msgs: HashMap<BlockHash, Vec<u8>>,
     committed: Option<Height>,
     nonce: u32,
 }
@@ -109,6 +112,7 @@ impl Handler {
             tip_hash,
             parts: Reassembler::default(),
             executed: HashMap::new(),
+            cosign_msgs: HashMap::new(),
             committed: None,
             nonce: 0,
         };
@@ -162,13 +166,24 @@ impl Handler {
         }
     }
 
+    /// The app's cosign message of block `hash` at `height` (remembered
+    /// until the height is committed).
+    fn cosign_msg(&mut self, height: Height, hash: &BlockHash) -> Option<Vec<u8>> {
+        if let Some(m) = self.cosign_msgs.get(hash) {
+            return Some(m.clone());
+        }
+        let m = self
+            .block_by_hash(height, hash)
+            .and_then(|b| self.shared.app.cosign_message(&b))?;
+        self.cosign_msgs.insert(*hash, m.clone());
+        Some(m)
+    }
+
     /// Our vote extension for a precommit of block `hash`: our signature of
     /// the app's cosign message (empty if we cannot make one; the other
     /// validators then leave our cosignature out of the checkpoint).
-    fn extension(&self, height: Height, hash: &BlockHash) -> Bytes {
-        let msg = self
-            .block_by_hash(height, hash)
-            .and_then(|b| self.shared.app.cosign_message(&b));
+    fn extension(&mut self, height: Height, hash: &BlockHash) -> Bytes {
+        let msg = self.cosign_msg(height, hash);
         let sig = match (&self.signer, msg) {
             (Some(s), Some(m)) => s.sign_raw(&m),
             _ => None,
@@ -187,14 +202,12 @@ impl Handler {
     /// origin is already authenticated by Malachite) and checked again
     /// when the decided block is stored.
     fn verify_extensions(
-        &self,
+        &mut self,
         height: Height,
         hash: &BlockHash,
         extensions: Vec<(Address, Bytes)>,
     ) -> VoteExtensionVerdicts<BtlContext> {
-        let msg = self
-            .block_by_hash(height, hash)
-            .and_then(|b| self.shared.app.cosign_message(&b));
+        let msg = self.cosign_msg(height, hash);
         extensions
             .into_iter()
             .map(|(a, ext)| {
@@ -629,7 +642,12 @@ impl Handler {
             .read()
             .map(|m| m.encode())
             .unwrap_or_default();
-        let cosigned = self.cosigned(&p.block, cert, &ext);
+        let msg = if self.shared.app.cosigns() {
+            self.cosign_msg(height, &hash)
+        } else {
+            None
+        };
+        let cosigned = self.cosigned(msg, &p.block, cert, &ext);
         let ext_cert = encode_ext_cert(
             &ExtendedCommitCertificate::from_commit_certificate_and_extensions(cert.clone(), ext),
         );
@@ -650,7 +668,9 @@ impl Handler {
         if let Ok(mut m) = self.shared.mempool.lock() {
             m.committed(&batch.tx_ids);
         }
+        self.shared.app.committed(&batch.tx_ids);
         self.executed.clear();
+        self.cosign_msgs.clear();
         self.tip_hash = hash;
         self.committed = Some(height);
         if let Ok(mut s) = self.shared.status.write() {
@@ -666,6 +686,7 @@ impl Handler {
     /// (those of validators that signed its commit certificate).
     fn cosigned(
         &self,
+        msg: Option<Vec<u8>>,
         block: &[u8],
         cert: &CommitCertificate<BtlContext>,
         ext: &VoteExtensions<BtlContext>,
@@ -673,7 +694,7 @@ impl Handler {
         if !self.shared.app.cosigns() {
             return None;
         }
-        let msg = self.shared.app.cosign_message(block)?;
+        let msg = msg?;
         let cosigs: Vec<([u8; 32], Vec<u8>)> = ext
             .extensions
             .iter()

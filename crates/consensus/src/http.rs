@@ -142,7 +142,12 @@ struct SubmitBatch {
     txs: Vec<String>,
 }
 
-fn admit(s: &Shared, hex_tx: &str) -> Result<[u8; 32], ApiError> {
+/// Decodes and checks one submitted transaction against `snap`.
+fn check(
+    s: &Shared,
+    snap: &crate::store::Snapshot,
+    hex_tx: &str,
+) -> Result<(Vec<u8>, crate::app::TxMeta), ApiError> {
     let max = s.app.max_tx_size();
     if hex_tx.len() > max * 2 {
         return Err(ApiError(
@@ -151,20 +156,23 @@ fn admit(s: &Shared, hex_tx: &str) -> Result<[u8; 32], ApiError> {
         ));
     }
     let tx = hex::decode(hex_tx.trim()).map_err(|e| bad(format!("tx is not hex: {e}")))?;
-    let snap = s.store.snapshot().map_err(internal)?;
     let meta = s
         .app
-        .check_tx(&snap, &tx)
+        .check_tx(snap, &tx)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok((tx, meta))
+}
+
+/// Puts a checked transaction in the mempool.
+fn enter(
+    m: &mut crate::mempool::Mempool,
+    tx: Vec<u8>,
+    meta: crate::app::TxMeta,
+    now: Instant,
+) -> Result<[u8; 32], ApiError> {
     let id = meta.id;
-    let r = s
-        .mempool
-        .lock()
-        .map_err(internal)?
-        .admit(tx, meta, Instant::now());
-    match r {
-        Ok(()) => Ok(id),
-        Err(AdmitError::Duplicate) => Ok(id),
+    match m.admit(tx, meta, now) {
+        Ok(()) | Err(AdmitError::Duplicate) => Ok(id),
         Err(e @ AdmitError::Full(_)) => {
             Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
         }
@@ -172,12 +180,63 @@ fn admit(s: &Shared, hex_tx: &str) -> Result<[u8; 32], ApiError> {
     }
 }
 
+/// Batches at least this large are checked on several threads.
+const PARALLEL_CHECK_MIN: usize = 64;
+
+/// Checks and admits a batch: one state snapshot for all its checks (split
+/// over the machine's cores for a large batch), then one mempool lock for
+/// all its admissions. CPU-bound (signature checks), so callers run it off
+/// the async workers.
+fn admit_all(s: &Shared, txs: &[String]) -> Result<Vec<Result<[u8; 32], ApiError>>, ApiError> {
+    let snap = s.store.snapshot().map_err(internal)?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let checked: Vec<_> = if threads > 1 && txs.len() >= PARALLEL_CHECK_MIN {
+        let per = txs.len().div_ceil(threads);
+        let snap = &snap;
+        std::thread::scope(|sc| {
+            let parts: Vec<_> = txs
+                .chunks(per)
+                .map(|c| sc.spawn(move || c.iter().map(|t| check(s, snap, t)).collect::<Vec<_>>()))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec![Err(internal("admission thread panicked"))])
+                })
+                .collect()
+        })
+    } else {
+        txs.iter().map(|t| check(s, &snap, t)).collect()
+    };
+    if checked.len() != txs.len() {
+        return Err(internal("admission thread panicked"));
+    }
+    drop(snap);
+    let now = Instant::now();
+    let mut m = s.mempool.lock().map_err(internal)?;
+    Ok(checked
+        .into_iter()
+        .map(|c| c.and_then(|(tx, meta)| enter(&mut m, tx, meta, now)))
+        .collect())
+}
+
 async fn submit(
     State(s): State<Arc<Shared>>,
     body: Result<Json<SubmitTx>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body.map_err(|e| bad(e.body_text()))?;
-    let id = admit(&s, &body.tx)?;
+    let s2 = s.clone();
+    let r = tokio::task::spawn_blocking(move || admit_all(&s2, &[body.tx]))
+        .await
+        .map_err(internal)??;
+    let id = r
+        .into_iter()
+        .next()
+        .ok_or_else(|| internal("no result"))??;
     s.tx_arrived.notify_waiters();
     Ok((
         StatusCode::ACCEPTED,
@@ -196,10 +255,13 @@ async fn submit_batch(
             format!("at most {MAX_BATCH} transactions per batch"),
         ));
     }
-    let results: Vec<Value> = body
-        .txs
-        .iter()
-        .map(|t| match admit(&s, t) {
+    let s2 = s.clone();
+    let admitted = tokio::task::spawn_blocking(move || admit_all(&s2, &body.txs))
+        .await
+        .map_err(internal)??;
+    let results: Vec<Value> = admitted
+        .into_iter()
+        .map(|r| match r {
             Ok(id) => json!({"id": hex::encode(id), "status": "pending"}),
             Err(ApiError(code, e)) => {
                 json!({"status": "rejected", "code": code.as_u16(), "error": e})
@@ -236,7 +298,19 @@ async fn tx_status(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiR
     ))
 }
 
-async fn block(State(s): State<Arc<Shared>>, Path(h): Path<String>) -> ApiResult {
+/// `?raw=true`: the block's bytes and certificate only, without the JSON
+/// rendering of its header and transactions.
+#[derive(Deserialize)]
+struct BlockQuery {
+    raw: Option<bool>,
+}
+
+async fn block(
+    State(s): State<Arc<Shared>>,
+    Path(h): Path<String>,
+    q: Result<axum::extract::Query<BlockQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let axum::extract::Query(q) = q.map_err(|e| bad(e.body_text()))?;
     let height: u64 = if h == "latest" {
         s.store.tip().map_err(internal)?
     } else {
@@ -250,6 +324,14 @@ async fn block(State(s): State<Arc<Shared>>, Path(h): Path<String>) -> ApiResult
         ));
     };
     let cert = s.store.cert(height).map_err(internal)?.unwrap_or_default();
+    if q.raw == Some(true) {
+        return Ok(Json(json!({
+            "height": height,
+            "hash": crate::context::BlockHash::of(&b).to_string(),
+            "block_hex": hex::encode(&b),
+            "certificate_hex": hex::encode(&cert),
+        })));
+    }
     let summary = s.app.summarize(&b).map_err(internal)?;
     let signers: Vec<String> = crate::codec::decode_commit_cert(&cert)
         .map(|c| {
@@ -445,7 +527,9 @@ pub fn openapi() -> Value {
                 "responses": {"200": ok_json("status", obj.clone()), "400": err_resp("bad id"), "404": err_resp("unknown transaction")}}},
             "/block/{height}": {"get": {
                 "summary": "A committed block with its commit certificate",
-                "parameters": [path_param("height", "block height or \"latest\"")],
+                "parameters": [path_param("height", "block height or \"latest\""),
+                    {"name": "raw", "in": "query", "required": false, "schema": {"type": "boolean"},
+                     "description": "true: only block_hex and certificate_hex, no JSON rendering of the header and transactions"}],
                 "responses": {"200": ok_json("block", obj.clone()), "400": err_resp("bad height"), "404": err_resp("no such block")}}},
             "/account/{address}": {"get": {
                 "summary": "An account's balance, nonce and stake",

@@ -116,7 +116,9 @@ impl App for LedgerApp {
             .iter()
             .filter(|(_, e)| e.is_permanent())
             .map(|(id, e)| (id.0, e.to_string()))
-            .collect();
+            .collect::<Vec<_>>();
+        // The mempool drops these: nothing will ask about their signatures.
+        self.forget(&rejected.iter().map(|(id, _)| *id).collect::<Vec<_>>());
         Ok(Built {
             block: built.block.encode(),
             executed: Executed {
@@ -142,7 +144,6 @@ impl App for LedgerApp {
             .map_err(|e| e.to_string())?;
         let chain = &b.header.chain_id;
         let tx_ids: Vec<[u8; 32]> = b.txs.iter().map(|t| t.id(chain).0).collect();
-        self.forget(&tx_ids);
         Ok(Executed {
             diff: applied.diff.into_writes().collect(),
             tx_ids,
@@ -196,6 +197,10 @@ impl App for LedgerApp {
                 json!({"header": to_json(h), "header_hash": hex::encode(h.hash()), "txs": txs}),
             ),
         })
+    }
+
+    fn committed(&self, tx_ids: &[[u8; 32]]) {
+        self.forget(tx_ids);
     }
 
     fn max_tx_size(&self) -> usize {

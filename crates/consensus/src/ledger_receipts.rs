@@ -75,8 +75,8 @@ pub fn verifier_entries(chain_id: &str, set: &[ledger::Validator]) -> Vec<Verifi
 
 /// The checkpoint note text of a block (what validators cosign).
 pub fn cosign_message(block: &[u8]) -> Option<Vec<u8>> {
-    let b = ledger::Block::decode(block).ok()?;
-    Some(checkpoint(&b.header).to_text().into_bytes())
+    let h = ledger::Block::decode_header(block).ok()?;
+    Some(checkpoint(&h).to_text().into_bytes())
 }
 
 /// Builds the record of a decided block from its cosignatures (already
@@ -86,8 +86,7 @@ pub fn cosigned_record(
     block: &[u8],
     cosigs: &[([u8; 32], Vec<u8>)],
 ) -> Option<Vec<u8>> {
-    let b = ledger::Block::decode(block).ok()?;
-    let h = &b.header;
+    let h = &ledger::Block::decode_header(block).ok()?;
     let set = ledger::validator_set(&View(state), h.height).ok()?;
     let text = checkpoint(h).to_text();
     let mut note = Note::new(&text).ok()?;

@@ -184,18 +184,35 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The state table as read by a snapshot.
+type StateTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 /// A consistent read view of committed state.
 pub struct Snapshot {
     txn: ReadTransaction,
+    /// The state table, opened on first use (`None`: it does not exist
+    /// yet). Executing a block reads state thousands of times; opening
+    /// the table once per snapshot instead of once per read matters.
+    state: std::sync::OnceLock<Option<StateTable>>,
 }
 
 impl Snapshot {
+    fn state_table(&self) -> Result<Option<&StateTable>, StoreError> {
+        if let Some(t) = self.state.get() {
+            return Ok(t.as_ref());
+        }
+        let t = match self.txn.open_table(STATE) {
+            Ok(t) => Some(t),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(self.state.get_or_init(|| t).as_ref())
+    }
+
     /// A state value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = match self.txn.open_table(STATE) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(t) = self.state_table()? else {
+            return Ok(None);
         };
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
@@ -298,6 +315,7 @@ impl Store {
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot {
             txn: self.db.begin_read()?,
+            state: std::sync::OnceLock::new(),
         })
     }
 

@@ -152,6 +152,20 @@ impl Block {
         w.finish()
     }
 
+    /// Decodes only the header at the front of a block encoding (the
+    /// transactions after it are not looked at): for callers that need the
+    /// header of a block already checked, without decoding thousands of
+    /// transactions.
+    pub fn decode_header(bytes: &[u8]) -> Result<BlockHeader, DecodeError> {
+        if bytes.len() > MAX_BLOCK_BYTES {
+            return Err(DecodeError::TooLarge {
+                what: "block",
+                max: MAX_BLOCK_BYTES,
+            });
+        }
+        BlockHeader::decode_from(&mut Reader::new(bytes))
+    }
+
     /// Decodes a block (at most [`MAX_BLOCK_BYTES`] and [`MAX_BLOCK_TXS`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() > MAX_BLOCK_BYTES {

@@ -350,6 +350,10 @@ fn apply_block_rejects_bad_blocks() {
     let enc = b.encode();
     assert_eq!(Block::decode(&enc).unwrap(), b);
     assert!(Block::decode(&enc[..enc.len() - 1]).is_err());
+    // The header alone, without decoding the transactions.
+    assert_eq!(Block::decode_header(&enc).unwrap(), b.header);
+    assert_eq!(Block::decode_header(&b.header.encode()).unwrap(), b.header);
+    assert!(Block::decode_header(&enc[..10]).is_err());
     let mut bad = enc.clone();
     bad[0] = 9;
     assert!(matches!(
