@@ -33,6 +33,13 @@ feature_of() {
   done
 }
 
+# Extra flags of `cargo fuzz build/run`: none for `run` (release, with
+# AddressSanitizer); the smoke run builds without optimizations or ASAN
+# (our code forbids `unsafe`; a debug build keeps overflow checks and debug
+# assertions), which builds about 4x faster from cold (2.5 min, not 10.5, on
+# 2 cores) and still runs ~30,000 inputs a second.
+mode=()
+
 run_one() {
   local target=$1 secs=$2 feature features=()
   feature=$(feature_of "$target")
@@ -41,7 +48,7 @@ run_one() {
   # Seed the corpus with the committed examples, if any.
   if [ -d "seeds/$target" ]; then cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true; fi
   echo "==> fuzz $target for ${secs}s"
-  cargo fuzz run "${features[@]}" "$target" "corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=1024 \
+  cargo fuzz run "${mode[@]}" "${features[@]}" "$target" "corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=1024 \
     -max_len=65536 -print_final_stats=1 2>&1 | grep -E "^(Done|stat::number_of_executed_units|==|SUMMARY|thread)" || true
   # cargo fuzz exits non-zero on a crash; PIPESTATUS keeps that.
   return "${PIPESTATUS[0]}"
@@ -53,7 +60,8 @@ case "${1:-smoke}" in
     run_one "${2:?target name}" "${3:-600}" ;;
   smoke)
     secs="${FUZZ_SECONDS:-10}"
-    build=(cargo fuzz build -O)
+    mode=(--dev -s none)
+    build=(cargo fuzz build "${mode[@]}")
     if [ "${FUZZ_HEAVY:-0}" = 1 ]; then build+=(--all-features); fi
     "${build[@]}" >/dev/null
     for t in $(cargo fuzz list); do

@@ -1,7 +1,5 @@
 //! `btl key rotate`: move a ledger account to a new key.
 
-use std::time::{Duration, Instant};
-
 use anyhow::Result;
 use btl_ledger::{PublicKey, TxBody};
 use serde_json::json;
@@ -49,19 +47,8 @@ pub fn rotate(ks: &btl_keystore::KeyStore, a: RotateArgs) -> Result<()> {
         new_key: PublicKey(new.did.verifying_key().to_bytes()),
         revoke_old: a.revoke_old,
     };
-    let pb = rc::spinner(a.json);
-    let deadline = Instant::now() + Duration::from_secs(a.ledger.wait);
-    let r = rt.block_on(rc::submit_and_wait(
-        &client,
-        &chain_id,
-        &signing,
-        a.ledger.fee,
-        body,
-        deadline,
-        &pb,
-    ));
-    pb.finish_and_clear();
-    let (tx, status) = r?;
+    let (tx, status) =
+        rc::submit_blocking(&rt, &client, &chain_id, &signing, &a.ledger, body, a.json)?;
     let height = status.height.unwrap_or_default();
     if a.json {
         let v = json!({

@@ -3,7 +3,6 @@
 //! a local chain (the one `btl up` embeds, or one from `btl ledger init`).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use btl_consensus::config::{parse_key, read_json, DataDir, KeyFile};
@@ -114,28 +113,18 @@ pub fn run(a: FundArgs) -> Result<()> {
     let from = rc::address_of(&signing);
     let rt = rc::runtime()?;
     let (client, chain_id) = rt.block_on(rc::connect(&a.ledger.ledger))?;
-    let pb = rc::spinner(a.json);
-    let deadline = Instant::now() + Duration::from_secs(a.ledger.wait);
     let body = TxBody::Transfer {
         to,
         amount: a.amount,
     };
-    let r = rt.block_on(rc::submit_and_wait(
-        &client,
-        &chain_id,
-        &signing,
-        a.ledger.fee,
-        body,
-        deadline,
-        &pb,
-    ));
-    pb.finish_and_clear();
-    let (tx, status) = r.with_context(|| {
-        format!(
-            "cannot pay from the validator account {from} (key {}) on {chain_id}",
-            dir.key().display()
-        )
-    })?;
+    let (tx, status) =
+        rc::submit_blocking(&rt, &client, &chain_id, &signing, &a.ledger, body, a.json)
+            .with_context(|| {
+                format!(
+                    "cannot pay from the validator account {from} (key {}) on {chain_id}",
+                    dir.key().display()
+                )
+            })?;
     let height = status.height.unwrap_or_default();
     let balance = rt
         .block_on(client.account(&to))

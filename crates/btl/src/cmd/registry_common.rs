@@ -102,6 +102,26 @@ pub async fn submit_and_wait(
     Ok((id, st))
 }
 
+/// [`submit_and_wait`] for a command: a spinner on stderr (unless
+/// `quiet`) while it runs, the fee and deadline from `ledger`.
+pub fn submit_blocking(
+    rt: &tokio::runtime::Runtime,
+    client: &RegistryClient,
+    chain_id: &str,
+    key: &SigningKey,
+    ledger: &LedgerArgs,
+    body: TxBody,
+    quiet: bool,
+) -> Result<(TxId, TxStatus)> {
+    let pb = spinner(quiet);
+    let deadline = Instant::now() + Duration::from_secs(ledger.wait);
+    let r = rt.block_on(submit_and_wait(
+        client, chain_id, key, ledger.fee, body, deadline, &pb,
+    ));
+    pb.finish_and_clear();
+    r
+}
+
 /// The first 12 hex digits of a transaction id.
 pub fn short(id: &TxId) -> String {
     hex::encode(&id.0[..6])
