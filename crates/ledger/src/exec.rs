@@ -288,6 +288,19 @@ impl<'a, S: StateRead + ?Sized> Exec<'a, S> {
         }
     }
 
+    /// Appends a registry log leaf for `entry` (storing the new nodes);
+    /// returns its index.
+    fn append_log(&mut self, entry: &RegistryEntry) -> Result<u64, TxError> {
+        let leaf = btl_tlog::leaf_hash(&entry.encode());
+        let log = self.log()?;
+        let log_index = log.size();
+        let nodes = log.push(leaf);
+        for (level, idx, hash) in nodes {
+            self.st.put(key::log_node(level, idx), hash.to_vec());
+        }
+        Ok(log_index)
+    }
+
     fn log(&mut self) -> Result<&mut Frontier, TxError> {
         if self.log.is_none() {
             self.log = Some(chain::load_log(&self.st)?);
@@ -608,13 +621,7 @@ impl<'a, S: StateRead + ?Sized> Exec<'a, S> {
                     height: h,
                     registration: reg.clone(),
                 };
-                let leaf = btl_tlog::leaf_hash(&entry.encode());
-                let log = self.log()?;
-                let log_index = log.size();
-                let nodes = log.push(leaf);
-                for (level, idx, hash) in nodes {
-                    self.st.put(key::log_node(level, idx), hash.to_vec());
-                }
+                let log_index = self.append_log(&entry)?;
                 let rec = TorrentRecord {
                     registration: reg.clone(),
                     tx_id: id,
@@ -666,13 +673,7 @@ impl<'a, S: StateRead + ?Sized> Exec<'a, S> {
                     height: h,
                     registration: registration.clone(),
                 };
-                let leaf = btl_tlog::leaf_hash(&entry.encode());
-                let log = self.log()?;
-                let log_index = log.size();
-                let nodes = log.push(leaf);
-                for (level, idx, hash) in nodes {
-                    self.st.put(key::log_node(level, idx), hash.to_vec());
-                }
+                let log_index = self.append_log(&entry)?;
                 let seq = crate::query::history_len(&self.st, infohash_v2);
                 let item = HistoryItem {
                     kind: HistoryKind::Amend,
