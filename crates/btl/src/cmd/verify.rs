@@ -402,21 +402,14 @@ fn check_data_roots(report: &mut Report, m: &btl_manifest::Manifest, dir: &Path)
         );
         return;
     }
-    let shown: Vec<&str> = problems.iter().take(10).map(String::as_str).collect();
-    let more = problems.len().saturating_sub(shown.len());
     report.add(
         "data",
         Status::Failed,
         format!(
-            "{} of {} files do not match: {}{}",
+            "{} of {} files do not match: {}",
             problems.len(),
             m.files.len(),
-            shown.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
+            first_ten(&problems)
         ),
     );
 }
@@ -509,20 +502,13 @@ fn check_data(
             problems.push(format!("{name}: {n} bad pieces"));
         }
     }
-    let shown: Vec<&str> = problems.iter().take(10).map(String::as_str).collect();
-    let more = problems.len().saturating_sub(shown.len());
     report.add(
         "data",
         Status::Failed,
         format!(
-            "{} of {total} pieces do not match: {}{}",
+            "{} of {total} pieces do not match: {}",
             bad.len(),
-            shown.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
+            first_ten(&problems)
         ),
     );
     Ok(())
@@ -664,4 +650,13 @@ fn report_text(r: &Report, json: bool) -> Result<String> {
         Some(c) => writeln!(out, "Verdict: REFUSED — {}", c.name),
     };
     Ok(out)
+}
+
+/// The first ten problems, `; `-separated, and how many more there are.
+fn first_ten(problems: &[String]) -> String {
+    let shown: Vec<&str> = problems.iter().take(10).map(String::as_str).collect();
+    match problems.len() - shown.len() {
+        0 => shown.join("; "),
+        more => format!("{}; and {more} more", shown.join("; ")),
+    }
 }
