@@ -359,3 +359,57 @@ fn ledger_stake_moves_voting_power_at_its_height() {
     c.wait_height(1, now + 3, Duration::from_secs(60));
     c.assert_no_fork();
 }
+
+/// A transaction submitted to one validator is relayed to the others'
+/// mempools, so blocks that other validators propose include it. Without
+/// the relay only the validator it was submitted to could include it, and
+/// it would wait for that validator's turn.
+#[test]
+fn submitted_transactions_are_relayed_to_the_other_validators() {
+    let mut c = Cluster::init(4, &["--bench-accounts", "1"]);
+    c.start_all();
+    for i in 0..4 {
+        c.wait_height(i, 1, Duration::from_secs(60));
+    }
+    let me = ledger_common::address_of(&ledger_common::node_key(&c.dir(0)));
+    let key = ledger_common::bench_key(0);
+    let first = ledger_common::account_nonce(c.http[0], &ledger_common::address_of(&key)).unwrap();
+    let mut proposers = Vec::new();
+    for k in 0..8u64 {
+        let mut tag = [0x11; 16];
+        tag[..8].copy_from_slice(&k.to_be_bytes());
+        let (id, tx) = ledger_common::register_tx(&key, first + k, tag);
+        let body = format!("{{\"tx\":\"{tx}\"}}");
+        let (code, v) = http(c.http[0], "POST", "/tx", Some(&body)).unwrap();
+        assert_eq!(code, 202, "submit: {v}");
+        let h = wait_for("the transaction to commit", Duration::from_secs(30), || {
+            let (_, v) = get(c.http[0], &format!("/tx/{id}"));
+            (v["status"] == "committed").then(|| v["height"].as_u64().unwrap())
+        });
+        let (code, b) = get(c.http[0], &format!("/block/{h}"));
+        assert_eq!(code, 200, "block {h}: {b}");
+        proposers.push(b["header"]["proposer"].as_str().unwrap().to_string());
+    }
+    assert!(
+        proposers.iter().any(|p| *p != me),
+        "every transaction submitted to validator 0 ({me}) was in one of its own blocks: {proposers:?}"
+    );
+    // Its status counts what it relayed to each of the three others.
+    wait_for("relay counters", Duration::from_secs(10), || {
+        let (_, st) = get(c.http[0], "/status");
+        let peers = st["relay"].as_array().unwrap().clone();
+        (peers.len() == 3 && peers.iter().all(|p| p["sent"] == 8 && p["up"] == true)).then_some(())
+    });
+
+    // The relay endpoint refuses malformed bodies with a reason, and checks
+    // what it is sent like any submission.
+    let (code, v) = http(c.http[1], "POST", "/txs/relay", Some("\0\0\0\x05abc")).unwrap();
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("truncated"), "{v}");
+    let (code, v) = http(c.http[1], "POST", "/txs/relay", Some("\0\0\0\x03abc")).unwrap();
+    assert_eq!(code, 202, "{v}");
+    assert_eq!(
+        (v["received"].as_u64(), v["admitted"].as_u64()),
+        (Some(1), Some(0))
+    );
+}

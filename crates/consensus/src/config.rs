@@ -102,6 +102,11 @@ pub struct NodeFile {
     pub peers: Vec<SocketAddr>,
     /// HTTP API listen address.
     pub http_listen: SocketAddr,
+    /// The other validators' HTTP API addresses: transactions submitted
+    /// here are forwarded to their mempools (see `relay`), so the next
+    /// proposer, whoever it is, can include them.
+    #[serde(default)]
+    pub relay_to: Vec<SocketAddr>,
     /// With an empty mempool, the proposer waits up to this long for a
     /// transaction before proposing an empty block.
     #[serde(default = "default_empty_block_ms")]

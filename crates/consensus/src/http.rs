@@ -71,6 +71,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/validators", get(validators))
         .route("/tx", post(submit))
         .route("/txs", post(submit_batch))
+        .route(
+            "/txs/relay",
+            post(relay).layer(DefaultBodyLimit::max(
+                crate::relay::MAX_BODY + shared.app.max_tx_size() + 4,
+            )),
+        )
         .route("/tx/{id}", get(tx_status))
         .route("/block/{height}", get(block))
         .route("/account/{addr}", get(account))
@@ -95,6 +101,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 async fn status(State(s): State<Arc<Shared>>) -> ApiResult {
     let mut st = s.status.read().map_err(internal)?.clone();
     st.mempool = s.mempool.lock().map(|m| m.len()).unwrap_or(0);
+    st.relay = s.relay.as_ref().map(|r| r.stats()).unwrap_or_default();
     Ok(Json(serde_json::to_value(st).map_err(internal)?))
 }
 
@@ -142,20 +149,45 @@ struct SubmitBatch {
     txs: Vec<String>,
 }
 
+/// A submitted transaction: hex text from a client, or raw bytes relayed
+/// by another validator.
+trait Submitted: Sync {
+    /// Its bytes, at most `max` of them.
+    fn bytes(&self, max: usize) -> Result<Vec<u8>, ApiError>;
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("transaction over {max} bytes"),
+    )
+}
+
+impl Submitted for String {
+    fn bytes(&self, max: usize) -> Result<Vec<u8>, ApiError> {
+        if self.len() > max * 2 {
+            return Err(too_large(max));
+        }
+        hex::decode(self.trim()).map_err(|e| bad(format!("tx is not hex: {e}")))
+    }
+}
+
+impl Submitted for &[u8] {
+    fn bytes(&self, max: usize) -> Result<Vec<u8>, ApiError> {
+        if self.len() > max {
+            return Err(too_large(max));
+        }
+        Ok(self.to_vec())
+    }
+}
+
 /// Decodes and checks one submitted transaction against `snap`.
 fn check(
     s: &Shared,
     snap: &crate::store::Snapshot,
-    hex_tx: &str,
+    sub: &impl Submitted,
 ) -> Result<(Vec<u8>, crate::app::TxMeta), ApiError> {
-    let max = s.app.max_tx_size();
-    if hex_tx.len() > max * 2 {
-        return Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("transaction over {max} bytes"),
-        ));
-    }
-    let tx = hex::decode(hex_tx.trim()).map_err(|e| bad(format!("tx is not hex: {e}")))?;
+    let tx = sub.bytes(s.app.max_tx_size())?;
     let meta = s
         .app
         .check_tx(snap, &tx)
@@ -163,16 +195,20 @@ fn check(
     Ok((tx, meta))
 }
 
+/// A transaction's id, and the transaction if it is new in the mempool.
+type Entered = ([u8; 32], Option<Arc<Vec<u8>>>);
+
 /// Puts a checked transaction in the mempool.
 fn enter(
     m: &mut crate::mempool::Mempool,
     tx: Vec<u8>,
     meta: crate::app::TxMeta,
     now: Instant,
-) -> Result<[u8; 32], ApiError> {
+) -> Result<Entered, ApiError> {
     let id = meta.id;
     match m.admit(tx, meta, now) {
-        Ok(()) | Err(AdmitError::Duplicate) => Ok(id),
+        Ok(tx) => Ok((id, Some(tx))),
+        Err(AdmitError::Duplicate) => Ok((id, None)),
         Err(e @ AdmitError::Full(_)) => {
             Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
         }
@@ -187,7 +223,14 @@ const PARALLEL_CHECK_MIN: usize = 64;
 /// over the machine's cores for a large batch), then one mempool lock for
 /// all its admissions. CPU-bound (signature checks), so callers run it off
 /// the async workers.
-fn admit_all(s: &Shared, txs: &[String]) -> Result<Vec<Result<[u8; 32], ApiError>>, ApiError> {
+///
+/// With `relay`, the transactions new to this mempool are also queued for
+/// the other validators (see [`crate::relay`]).
+fn admit_all<T: Submitted>(
+    s: &Shared,
+    txs: &[T],
+    relay: bool,
+) -> Result<Vec<Result<[u8; 32], ApiError>>, ApiError> {
     let snap = s.store.snapshot().map_err(internal)?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -217,11 +260,24 @@ fn admit_all(s: &Shared, txs: &[String]) -> Result<Vec<Result<[u8; 32], ApiError
     }
     drop(snap);
     let now = Instant::now();
-    let mut m = s.mempool.lock().map_err(internal)?;
-    Ok(checked
-        .into_iter()
-        .map(|c| c.and_then(|(tx, meta)| enter(&mut m, tx, meta, now)))
-        .collect())
+    let mut fresh = Vec::new();
+    let ids = {
+        let mut m = s.mempool.lock().map_err(internal)?;
+        checked
+            .into_iter()
+            .map(|c| {
+                let (id, new) = c.and_then(|(tx, meta)| enter(&mut m, tx, meta, now))?;
+                fresh.extend(new);
+                Ok(id)
+            })
+            .collect()
+    };
+    if let (true, Some(r)) = (relay, s.relay.as_ref()) {
+        for tx in &fresh {
+            r.send(tx);
+        }
+    }
+    Ok(ids)
 }
 
 async fn submit(
@@ -230,7 +286,7 @@ async fn submit(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body.map_err(|e| bad(e.body_text()))?;
     let s2 = s.clone();
-    let r = tokio::task::spawn_blocking(move || admit_all(&s2, &[body.tx]))
+    let r = tokio::task::spawn_blocking(move || admit_all(&s2, &[body.tx], true))
         .await
         .map_err(internal)??;
     let id = r
@@ -256,7 +312,7 @@ async fn submit_batch(
         ));
     }
     let s2 = s.clone();
-    let admitted = tokio::task::spawn_blocking(move || admit_all(&s2, &body.txs))
+    let admitted = tokio::task::spawn_blocking(move || admit_all(&s2, &body.txs, true))
         .await
         .map_err(internal)??;
     let results: Vec<Value> = admitted
@@ -270,6 +326,30 @@ async fn submit_batch(
         .collect();
     s.tx_arrived.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(json!({"results": results}))))
+}
+
+/// `POST /txs/relay`: transactions another validator forwards (a binary
+/// body of [`crate::relay`] frames). Checked like any submission; not
+/// forwarded again.
+async fn relay(
+    State(s): State<Arc<Shared>>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let s2 = s.clone();
+    let (received, admitted) = tokio::task::spawn_blocking(move || {
+        let max = s2.app.max_tx_size();
+        let frames = crate::relay::decode_frames(&body, max, crate::relay::MAX_FRAMES)
+            .map_err(|e| bad(e.to_string()))?;
+        let r = admit_all(&s2, &frames, false)?;
+        Ok::<_, ApiError>((frames.len(), r.iter().filter(|r| r.is_ok()).count()))
+    })
+    .await
+    .map_err(internal)??;
+    s.tx_arrived.notify_waiters();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"received": received, "admitted": admitted})),
+    ))
 }
 
 fn parse_id(s: &str) -> Result<[u8; 32], ApiError> {
@@ -521,6 +601,12 @@ pub fn openapi() -> Value {
                 "summary": "Submit up to 2000 signed transactions; one result each",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["txs"], "properties": {"txs": {"type": "array", "items": {"type": "string"}}}}}}},
                 "responses": {"202": ok_json("per-transaction results", obj.clone()), "400": err_resp("malformed request"), "413": err_resp("too many transactions")}}},
+            "/txs/relay": {"post": {
+                "summary": "Transactions forwarded by another validator: checked like any submission, not forwarded again",
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                    "description": "up to 2000 transactions, each a 4-byte big-endian length followed by the signed transaction's bytes"}}}},
+                "responses": {"202": ok_json("how many were received and admitted", json!({"type": "object", "properties": {"received": {"type": "integer"}, "admitted": {"type": "integer"}}})),
+                    "400": err_resp("malformed frames"), "413": err_resp("body too large")}}},
             "/tx/{id}": {"get": {
                 "summary": "Transaction status: pending, committed (height, index) or rejected (reason)",
                 "parameters": [path_param("id", "transaction id, hex")],
@@ -610,7 +696,9 @@ pub fn openapi() -> Value {
                 "consensus_round": {"type": "integer"},
                 "mempool": {"type": "integer"},
                 "last_commit_ms": {"type": "integer"},
-                "validators": {"type": "array"}
+                "validators": {"type": "array"},
+                "relay": {"type": "array", "description": "transactions forwarded to each other validator (relay_to in node.json)", "items": {"type": "object", "properties": {
+                    "peer": {"type": "string"}, "sent": {"type": "integer"}, "dropped": {"type": "integer"}, "up": {"type": "boolean"}}}}
             }}
         }}
     })

@@ -23,6 +23,7 @@ pub mod ledger_registry;
 pub mod mempool;
 pub mod node;
 pub mod parts;
+pub mod relay;
 pub mod replay;
 pub mod signing;
 pub mod store;

@@ -151,8 +151,13 @@ impl Mempool {
         }
     }
 
-    /// Admits a checked transaction.
-    pub fn admit(&mut self, tx: Vec<u8>, meta: TxMeta, now: Instant) -> Result<(), AdmitError> {
+    /// Admits a checked transaction; returns it as the mempool holds it.
+    pub fn admit(
+        &mut self,
+        tx: Vec<u8>,
+        meta: TxMeta,
+        now: Instant,
+    ) -> Result<Arc<Vec<u8>>, AdmitError> {
         if self.txs.contains_key(&meta.id) {
             return Err(AdmitError::Duplicate);
         }
@@ -177,14 +182,15 @@ impl Mempool {
             self.order.push_back(meta.sender);
         }
         self.bytes += tx.len();
+        let tx = Arc::new(tx);
         self.txs.insert(
             meta.id,
             Entry {
-                tx: Arc::new(tx),
+                tx: tx.clone(),
                 meta,
             },
         );
-        Ok(())
+        Ok(tx)
     }
 
     /// Up to `max` candidates for a block: senders in arrival order, each

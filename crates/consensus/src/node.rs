@@ -84,6 +84,8 @@ pub struct NodeStatus {
     pub last_commit_ms: u64,
     /// Validators of the current height: (address hex, voting power).
     pub validators: Vec<(String, u64)>,
+    /// The transaction relay to each other validator (`relay_to`).
+    pub relay: Vec<crate::relay::PeerStats>,
 }
 
 /// Shared between the consensus loop and the API.
@@ -105,6 +107,8 @@ pub struct Shared {
     /// Manifest uploads per client address (window start, count).
     pub upload_limits:
         Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+    /// Forwards submitted transactions to the other validators.
+    pub relay: Option<crate::relay::Relay>,
 }
 
 /// A running node.
@@ -290,6 +294,7 @@ pub async fn start(
         committed: Notify::new(),
         genesis: genesis.clone(),
         upload_limits: Mutex::new(Default::default()),
+        relay: crate::relay::Relay::start(&node.relay_to),
     });
 
     let http_listen = opts.http_listen.unwrap_or(node.http_listen);

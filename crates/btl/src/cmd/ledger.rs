@@ -282,6 +282,10 @@ fn init(a: InitArgs) -> Result<()> {
                 .map(|(_, a)| *a)
                 .collect(),
             http_listen: loopback(base + 2 * i as u32 + 1)?,
+            relay_to: (0..dirs.len() as u32)
+                .filter(|&j| j != i as u32)
+                .map(|j| loopback(base + 2 * j + 1))
+                .collect::<Result<_>>()?,
             empty_block_ms: a.empty_block_ms,
             max_block_txs: 10_000,
         };

@@ -109,6 +109,7 @@ fn node_file(ports: Ports) -> NodeFile {
         p2p_listen: ports.p2p,
         peers: Vec::new(),
         http_listen: SocketAddr::from(([127, 0, 0, 1], 26657)),
+        relay_to: Vec::new(),
         empty_block_ms: ports.idle_ms,
         max_block_txs: 10_000,
     }
