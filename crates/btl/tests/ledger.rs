@@ -62,6 +62,8 @@ fn single_validator_commits_blocks_and_transactions() {
     assert_eq!(doc["openapi"], "3.1.0");
     for p in [
         "/tx",
+        "/txs",
+        "/txs/relay",
         "/tx/{id}",
         "/block/{height}",
         "/account/{address}",

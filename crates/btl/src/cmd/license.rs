@@ -4,11 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use btl_ledger::TxBody;
-use btl_manifest::Manifest;
 use serde_json::json;
 
-use crate::cmd::key::{self, now};
-use crate::cmd::publish::{load_v2_torrent, submit_manifest, write_prov, SignerArgs};
+use crate::cmd::publish::{submit_manifest, write_prov, SignerArgs};
 use crate::cmd::registry_common::{self as rc, LedgerArgs};
 use crate::input::{self, Source};
 
@@ -74,22 +72,16 @@ pub fn run(args: Args) -> Result<()> {
 
 fn amend(args: AmendArgs) -> Result<()> {
     let a = &args.signer;
-    let torrent = load_v2_torrent(&args.torrent)?;
-    let store = key::store(a.keys_dir.as_deref())?;
-    let creator = store.info(&a.key)?.did;
-    let (license, payment) = a.license.build(&creator)?;
-    let created = now();
-    let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;
-    let ih = manifest.infohash_v2;
-    let rt = rc::runtime()?;
-    let (client, chain_id) = rt.block_on(rc::connect(&a.ledger.ledger))?;
-    let Some(rec) = rt.block_on(client.ledger_record(&ih.to_hex()))? else {
+    let p = a.prepare(&args.torrent)?;
+    let (torrent, chain_id, client, rt) = (&p.torrent, &p.chain_id, &p.client, &p.rt);
+    let ih = p.manifest.infohash_v2;
+    let Some(rec) = &p.record else {
         bail!(
             "{} is not registered on {chain_id}: publish it first (btl publish)",
             torrent.name()
         );
     };
-    let account = btl_manifest::Account::of(&manifest.creator).to_string();
+    let account = btl_manifest::Account::of(&p.manifest.creator).to_string();
     if rec.registration.creator.to_string() != account {
         bail!(
             "{} was registered by {}, not by key {} ({account}): only its creator can amend it",
@@ -98,8 +90,7 @@ fn amend(args: AmendArgs) -> Result<()> {
             a.key
         );
     }
-    let signing = key::load(&store, &a.key, &a.pass)?;
-    let signed = manifest.sign(&signing, created)?;
+    let (signing, signed) = p.sign(a)?;
     let body = TxBody::AmendLicense {
         infohash_v2: ih.0,
         manifest_hash: signed.id().0,
@@ -107,7 +98,7 @@ fn amend(args: AmendArgs) -> Result<()> {
     };
     let pb = rc::spinner(a.json);
     let result = rt.block_on(submit_manifest(
-        &client, &chain_id, &signing, &signed, body, &a.ledger, &pb,
+        client, chain_id, &signing, &signed, body, &a.ledger, &pb,
     ));
     pb.finish_and_clear();
     let crate::cmd::publish::Submitted {

@@ -63,6 +63,64 @@ pub struct SignerArgs {
     pub pass: PassArgs,
 }
 
+/// What `btl publish` and `btl license amend` have before they ask for the
+/// passphrase: the torrent, its unsigned manifest, the ledger, and the
+/// torrent's registration there (if any), so that either can refuse
+/// before signing.
+pub struct Prepared {
+    /// The torrent.
+    pub torrent: Box<Torrent>,
+    /// The manifest to sign.
+    pub manifest: Manifest,
+    /// When it was made (also the signature's creation time).
+    pub created: i64,
+    /// The key store holding the signer's key.
+    store: btl_keystore::KeyStore,
+    /// The runtime the ledger client runs on.
+    pub rt: tokio::runtime::Runtime,
+    /// The ledger.
+    pub client: btl_registry::RegistryClient,
+    /// Its chain id.
+    pub chain_id: String,
+    /// The torrent's current registration.
+    pub record: Option<btl_registry::api::RecordView>,
+}
+
+impl SignerArgs {
+    /// Loads the torrent, builds its manifest (offline checks first),
+    /// connects to the ledger and looks the torrent up there.
+    pub fn prepare(&self, torrent: &Path) -> Result<Prepared> {
+        let torrent = load_v2_torrent(torrent)?;
+        let store = key::store(self.keys_dir.as_deref())?;
+        let creator = store.info(&self.key)?.did;
+        let (license, payment) = self.license.build(&creator)?;
+        let created = now();
+        let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;
+        let rt = rc::runtime()?;
+        let (client, chain_id) = rt.block_on(rc::connect(&self.ledger.ledger))?;
+        let record = rt.block_on(client.ledger_record(&manifest.infohash_v2.to_hex()))?;
+        Ok(Prepared {
+            torrent,
+            manifest,
+            created,
+            store,
+            rt,
+            client,
+            chain_id,
+            record,
+        })
+    }
+}
+
+impl Prepared {
+    /// Asks for the passphrase and signs the manifest.
+    pub fn sign(&self, a: &SignerArgs) -> Result<(btl_manifest::SigningKey, SignedManifest)> {
+        let signing = key::load(&self.store, &a.key, &a.pass)?;
+        let signed = self.manifest.clone().sign(&signing, self.created)?;
+        Ok((signing, signed))
+    }
+}
+
 /// Writes `<v2 infohash>.prov` (the manifest and its receipt, if any)
 /// beside `torrent`; returns its path.
 pub fn write_prov(
@@ -126,19 +184,10 @@ pub fn load_v2_torrent(path: &Path) -> Result<Box<Torrent>> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let a = &args.signer;
-    let torrent = load_v2_torrent(&args.torrent)?;
-    let store = key::store(a.keys_dir.as_deref())?;
-    let info = store.info(&a.key)?;
-    let creator = info.did;
-    let (license, payment) = a.license.build(&creator)?;
-    let created = now();
-    // Check everything offline before asking for the passphrase.
-    let manifest = Manifest::from_torrent(&torrent, creator, created, license, payment)?;
-    let ih = manifest.infohash_v2;
-    let rt = rc::runtime()?;
-    // Reach the ledger and refuse a registered torrent before signing.
-    let (client, chain_id) = rt.block_on(rc::connect(&a.ledger.ledger))?;
-    if let Some(rec) = rt.block_on(client.ledger_record(&ih.to_hex()))? {
+    let p = a.prepare(&args.torrent)?;
+    let (torrent, chain_id, client, rt) = (&p.torrent, &p.chain_id, &p.client, &p.rt);
+    let ih = p.manifest.infohash_v2;
+    if let Some(rec) = &p.record {
         bail!(
             "{} is already registered on {chain_id}: by {} at height {} (transaction {}); \
              to change its license use btl license amend",
@@ -148,13 +197,12 @@ pub fn run(args: Args) -> Result<()> {
             rec.tx_id
         );
     }
-    let signing = key::load(&store, &a.key, &a.pass)?;
-    let signed = manifest.sign(&signing, created)?;
+    let (signing, signed) = p.sign(a)?;
     let pb = rc::spinner(a.json);
     let started = Instant::now();
     let body = TxBody::RegisterTorrent(registration(&signed));
     let result = rt.block_on(submit_manifest(
-        &client, &chain_id, &signing, &signed, body, &a.ledger, &pb,
+        client, chain_id, &signing, &signed, body, &a.ledger, &pb,
     ));
     pb.finish_and_clear();
     let Submitted {
@@ -168,7 +216,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let out = write_prov(&args.torrent, &signed, receipt.clone())?;
 
-    let mut magnet = crate::cmd::info::magnet_for(&torrent);
+    let mut magnet = crate::cmd::info::magnet_for(torrent);
     magnet.ledger_ref = Some(Sha256Hash(tx_id.0));
     let m = signed.manifest();
     if a.json {
