@@ -24,7 +24,7 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/bitorrent/fuzz-target}"
 
 # target:feature pairs.
-HEAVY="consensus_codec:consensus"
+HEAVY="consensus_codec:consensus relay_frames:consensus"
 
 feature_of() {
   local pair

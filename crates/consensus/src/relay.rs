@@ -32,8 +32,9 @@ use tokio::sync::mpsc;
 /// Most transactions in one relayed body.
 pub const MAX_FRAMES: usize = crate::http::MAX_BATCH;
 
-/// Most bytes of transactions in one relayed body (a batch stops growing
-/// here; one transaction alone may be larger, up to the ledger's limit).
+/// A relayed body stops growing once it reaches this many bytes, so it is
+/// at most this plus one framed transaction (what `POST /txs/relay`
+/// accepts).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Transactions queued per peer before new ones are dropped for it.
@@ -216,7 +217,7 @@ async fn run_peer(addr: SocketAddr, mut rx: mpsc::Receiver<Arc<Vec<u8>>>, c: Arc
     while let Some(first) = rx.recv().await {
         tokio::time::sleep(LINGER).await;
         batch.clear();
-        let mut bytes = first.len();
+        let mut bytes = first.len() + 4;
         batch.push(first);
         while batch.len() < MAX_FRAMES && bytes < MAX_BODY {
             match rx.try_recv() {
