@@ -47,12 +47,15 @@ const LINGER: Duration = Duration::from_millis(5);
 /// After a failed connection, how long before the next attempt.
 const RETRY: Duration = Duration::from_millis(500);
 
+/// Most bytes of a peer's reply read (it is a small JSON object).
+const MAX_REPLY: usize = 64 * 1024;
+
 /// Deadline of one relayed request (connect, send, reply).
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Encodes transactions as relay frames.
-pub fn encode_frames(txs: &[Arc<Vec<u8>>]) -> Vec<u8> {
-    let len: usize = txs.iter().map(|t| t.len() + 4).sum();
+pub fn encode_frames<'a>(txs: impl Iterator<Item = &'a [u8]> + Clone) -> Vec<u8> {
+    let len: usize = txs.clone().map(|t| t.len() + 4).sum();
     let mut out = Vec::with_capacity(len);
     for t in txs {
         // A transaction over u32::MAX bytes never reaches the mempool.
@@ -126,8 +129,7 @@ pub fn fuzz_frames(data: &[u8]) {
     if let Ok(frames) = decode_frames(data, max_tx, max_frames) {
         assert!(frames.len() <= max_frames);
         assert!(frames.iter().all(|f| f.len() <= max_tx));
-        let owned: Vec<Arc<Vec<u8>>> = frames.iter().map(|f| Arc::new(f.to_vec())).collect();
-        assert_eq!(encode_frames(&owned), data);
+        assert_eq!(encode_frames(frames.iter().copied()), data);
     }
 }
 
@@ -228,7 +230,7 @@ async fn run_peer(addr: SocketAddr, mut rx: mpsc::Receiver<Arc<Vec<u8>>>, c: Arc
                 Err(_) => break,
             }
         }
-        let body = Bytes::from(encode_frames(&batch));
+        let body = Bytes::from(encode_frames(batch.iter().map(|t| t.as_slice())));
         let n = batch.len() as u64;
         let error = match tokio::time::timeout(TIMEOUT, post(&mut conn, addr, body)).await {
             Ok(Ok(())) => {
@@ -282,9 +284,9 @@ async fn post(
         .map_err(|e| e.to_string())?;
     let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status();
-    // Read the (small) reply so the connection can carry the next request.
-    let _ = resp
-        .into_body()
+    // Read the (small, bounded) reply so the connection can carry the
+    // next request.
+    let _ = http_body_util::Limited::new(resp.into_body(), MAX_REPLY)
         .collect()
         .await
         .map_err(|e| e.to_string())?;
@@ -301,12 +303,7 @@ mod tests {
 
     #[test]
     fn frames_round_trip_and_bounds() {
-        let txs = vec![
-            Arc::new(b"abc".to_vec()),
-            Arc::new(Vec::new()),
-            Arc::new(vec![7u8; 300]),
-        ];
-        let body = encode_frames(&txs);
+        let body = encode_frames([&b"abc"[..], &[][..], &[7u8; 300][..]].into_iter());
         let back = decode_frames(&body, 300, 3).unwrap();
         assert_eq!(back, vec![&b"abc"[..], &[][..], &[7u8; 300][..]]);
         assert_eq!(decode_frames(&[], 10, 1).unwrap().len(), 0);
