@@ -77,3 +77,61 @@ fn single_validator_commits_blocks_and_transactions() {
     let (_, vs) = get(a, "/validators");
     assert_eq!(vs["validators"].as_array().unwrap().len(), 1);
 }
+
+/// `POST /txs` checks a batch's signatures together: the bad ones among
+/// good ones are each refused with the reason, the rest are admitted and
+/// commit.
+#[test]
+fn a_batch_with_bad_signatures_admits_exactly_the_good_ones() {
+    let mut c = Cluster::init(1, &["--bench-accounts", "16"]);
+    c.start(0);
+    c.wait_height(0, 2, Duration::from_secs(30));
+    let a = c.http[0];
+    let bad = [3usize, 9, 14];
+    let mut good_ids = Vec::new();
+    let txs: Vec<String> = (0..16u32)
+        .map(|i| {
+            let key = ledger_common::bench_key(i);
+            let nonce = ledger_common::account_nonce(a, &ledger_common::address_of(&key)).unwrap();
+            let mut tag = [0u8; 16];
+            tag[..4].copy_from_slice(&(1000 + i).to_be_bytes());
+            let (id, tx) = ledger_common::register_tx(&key, nonce, tag);
+            if !bad.contains(&(i as usize)) {
+                good_ids.push(id);
+                return tx;
+            }
+            // Flip one bit of the signature's s half (the last 32 bytes).
+            let mut raw = hex::decode(&tx).unwrap();
+            let n = raw.len();
+            raw[n - 10] ^= 0x40;
+            hex::encode(raw)
+        })
+        .collect();
+    let body = serde_json::json!({ "txs": txs }).to_string();
+    let (code, v) = http(a, "POST", "/txs", Some(&body)).unwrap();
+    assert_eq!(code, 202, "{v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 16);
+    for (i, r) in results.iter().enumerate() {
+        if bad.contains(&i) {
+            assert_eq!(r["status"], "rejected", "tx {i}: {r}");
+            assert_eq!(r["code"], 422, "tx {i}: {r}");
+            assert!(
+                r["error"].as_str().unwrap().contains("signature"),
+                "tx {i}: {r}"
+            );
+        } else {
+            assert_eq!(r["status"], "pending", "tx {i}: {r}");
+        }
+    }
+    for id in &good_ids {
+        wait_for(
+            "a good transaction to commit",
+            Duration::from_secs(20),
+            || {
+                let (_, v) = get(a, &format!("/tx/{id}"));
+                (v["status"] == "committed").then_some(())
+            },
+        );
+    }
+}

@@ -181,18 +181,30 @@ impl Submitted for &[u8] {
     }
 }
 
-/// Decodes and checks one submitted transaction against `snap`.
-fn check(
+/// Decodes and checks submitted transactions against `snap`: their
+/// signatures first as one batch (see [`crate::app::App::preverify`]), then
+/// each transaction.
+fn check_chunk(
     s: &Shared,
     snap: &crate::store::Snapshot,
-    sub: &impl Submitted,
-) -> Result<(Vec<u8>, crate::app::TxMeta), ApiError> {
-    let tx = sub.bytes(s.app.max_tx_size())?;
-    let meta = s
-        .app
-        .check_tx(snap, &tx)
-        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    Ok((tx, meta))
+    subs: &[impl Submitted],
+) -> Vec<Result<(Vec<u8>, crate::app::TxMeta), ApiError>> {
+    let max = s.app.max_tx_size();
+    let raw: Vec<Result<Vec<u8>, ApiError>> = subs.iter().map(|t| t.bytes(max)).collect();
+    let ok: Vec<&[u8]> = raw.iter().filter_map(|r| r.as_deref().ok()).collect();
+    if ok.len() > 1 {
+        s.app.preverify(&ok);
+    }
+    raw.into_iter()
+        .map(|tx| {
+            let tx = tx?;
+            let meta = s
+                .app
+                .check_tx(snap, &tx)
+                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+            Ok((tx, meta))
+        })
+        .collect()
 }
 
 /// A transaction's id, and the transaction if it is new in the mempool.
@@ -242,7 +254,7 @@ fn admit_all<T: Submitted>(
         std::thread::scope(|sc| {
             let parts: Vec<_> = txs
                 .chunks(per)
-                .map(|c| sc.spawn(move || c.iter().map(|t| check(s, snap, t)).collect::<Vec<_>>()))
+                .map(|c| sc.spawn(move || check_chunk(s, snap, c)))
                 .collect();
             parts
                 .into_iter()
@@ -253,7 +265,7 @@ fn admit_all<T: Submitted>(
                 .collect()
         })
     } else {
-        txs.iter().map(|t| check(s, &snap, t)).collect()
+        check_chunk(s, &snap, txs)
     };
     if checked.len() != txs.len() {
         return Err(internal("admission thread panicked"));

@@ -164,7 +164,8 @@ impl App for LedgerApp {
     }
 
     fn check_tx(&self, state: &dyn StateRead, tx: &[u8]) -> Result<TxMeta, String> {
-        let (stx, c) = ledger::check_tx_bytes(&View(state), tx).map_err(|e| e.to_string())?;
+        let (stx, c) = ledger::check_tx_bytes_with(&View(state), tx, &Cache(&self.sigs))
+            .map_err(|e| e.to_string())?;
         if let Ok(mut cache) = self.sigs.lock() {
             if cache.len() < MAX_SIG_CACHE {
                 cache.insert(c.id, stx.signature, c.key);
@@ -175,6 +176,18 @@ impl App for LedgerApp {
             sender: stx.tx.from.0,
             nonce: stx.tx.nonce,
         })
+    }
+
+    fn preverify(&self, txs: &[&[u8]]) {
+        let ok = ledger::preverify(&self.genesis.chain_id, txs);
+        if let Ok(mut cache) = self.sigs.lock() {
+            for (id, sig, key) in ok {
+                if cache.len() >= MAX_SIG_CACHE {
+                    break;
+                }
+                cache.insert(id, sig, key);
+            }
+        }
     }
 
     fn summarize(&self, block: &[u8]) -> Result<BlockSummary, String> {

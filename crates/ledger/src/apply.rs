@@ -12,6 +12,7 @@ use crate::records::Validator;
 use crate::smt;
 use crate::state::{is_authenticated, key, StateDiff, StateRead};
 use crate::tx::{SignedTx, TxId};
+use sha2::Digest as _;
 
 /// Why a block is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -412,10 +413,18 @@ pub fn build_block(
 /// [`crate::exec::MAX_NONCE_AHEAD`] ahead), funds, and the type's rules.
 /// A transaction that passes may still fail in a block (state changes).
 pub fn check_tx(state: &(impl StateRead + ?Sized), stx: &SignedTx) -> Result<TxCheck, TxError> {
+    check_tx_with(state, stx, &())
+}
+
+fn check_tx_with(
+    state: &(impl StateRead + ?Sized),
+    stx: &SignedTx,
+    sigs: &impl SigCache,
+) -> Result<TxCheck, TxError> {
     let info = ChainInfo::load(state)?;
     let len = stx.encode().len();
     let mut exec = Exec::new(state, info.chain_id, info.params, 0);
-    let (id, key) = exec.run(stx, len, None, NonceRule::Window, &(), false)?;
+    let (id, key) = exec.run(stx, len, None, NonceRule::Window, sigs, false)?;
     Ok(TxCheck { id, key, len })
 }
 
@@ -424,7 +433,52 @@ pub fn check_tx_bytes(
     state: &(impl StateRead + ?Sized),
     bytes: &[u8],
 ) -> Result<(SignedTx, TxCheck), TxError> {
+    check_tx_bytes_with(state, bytes, &())
+}
+
+/// [`check_tx_bytes`], trusting the signatures `sigs` already verified
+/// (for instance by [`preverify`]).
+pub fn check_tx_bytes_with(
+    state: &(impl StateRead + ?Sized),
+    bytes: &[u8],
+    sigs: &impl SigCache,
+) -> Result<(SignedTx, TxCheck), TxError> {
     let stx = SignedTx::decode(bytes)?;
-    let c = check_tx(state, &stx)?;
+    let c = check_tx_with(state, &stx, sigs)?;
     Ok((stx, c))
+}
+
+/// Verifies the signatures of many encoded transactions at once
+/// ([`crate::sig::verify_batch`]), each against the key its sender
+/// address names, and returns the ones that verified, for a
+/// [`crate::VerifiedSigs`] cache. Undecodable transactions are skipped;
+/// so is a sender whose key was rotated (the entry would not match its
+/// current key, and the transaction is then checked alone).
+pub fn preverify(chain_id: &str, txs: &[&[u8]]) -> Vec<(TxId, [u8; 64], PublicKey)> {
+    let decoded: Vec<(SignedTx, Vec<u8>)> = txs
+        .iter()
+        .filter_map(|b| SignedTx::decode(b).ok())
+        .map(|stx| {
+            let msg = stx.tx.signing_message(chain_id);
+            (stx, msg)
+        })
+        .collect();
+    let items: Vec<crate::sig::Item<'_>> = decoded
+        .iter()
+        .map(|(stx, msg)| crate::sig::Item {
+            key: &stx.tx.from.0,
+            msg,
+            sig: &stx.signature,
+        })
+        .collect();
+    let ok = crate::sig::verify_batch(&items);
+    decoded
+        .iter()
+        .zip(ok)
+        .filter(|(_, ok)| *ok)
+        .map(|((stx, msg), _)| {
+            let id = TxId(sha2::Sha256::digest(msg).into());
+            (id, stx.signature, stx.tx.from.key())
+        })
+        .collect()
 }

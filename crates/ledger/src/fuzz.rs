@@ -202,3 +202,62 @@ fn make_tx(state: &MemState, keys: &[SigningKey], op: &[u8]) -> Option<SignedTx>
     };
     Some(tx.sign(CHAIN, signer))
 }
+
+/// Signature batches ([`crate::sig::verify_batch`]) give exactly the
+/// answers of one-by-one checks. The input is read as up to 16 items, each
+/// either raw (key, signature and message from the input) or a real
+/// signature by a fixed key with one byte of it or of its message changed
+/// as the input says.
+pub fn fuzz_sig_batch(data: &[u8]) {
+    use crate::sig::{verify, verify_batch, Item};
+    use ed25519_dalek::Signer as _;
+    let mut owned: Vec<([u8; 32], [u8; 64], Vec<u8>)> = Vec::new();
+    let mut rest = data;
+    while owned.len() < 16 {
+        let Some((&mode, r)) = rest.split_first() else {
+            break;
+        };
+        rest = r;
+        if mode & 1 == 0 {
+            if rest.len() < 97 {
+                break;
+            }
+            let (head, r) = rest.split_at(97);
+            let msg_len = usize::from(head[96] % 64).min(r.len());
+            let (msg, r) = r.split_at(msg_len);
+            rest = r;
+            let mut key = [0u8; 32];
+            let mut sig = [0u8; 64];
+            key.copy_from_slice(&head[..32]);
+            sig.copy_from_slice(&head[32..96]);
+            owned.push((key, sig, msg.to_vec()));
+        } else {
+            let Some((&[which, at, flip], r)) = rest.split_first_chunk::<3>() else {
+                break;
+            };
+            rest = r;
+            let signer = SigningKey::from_bytes(&[which % 4; 32]);
+            let msg = vec![which; usize::from(at % 48)];
+            let mut sig = signer.sign(&msg).to_bytes();
+            let mut key = signer.verifying_key().to_bytes();
+            let mut msg = msg;
+            match mode >> 1 & 3 {
+                0 => {}
+                1 => sig[usize::from(at) % 64] ^= flip,
+                2 => key[usize::from(at) % 32] ^= flip,
+                _ => msg.push(flip),
+            }
+            owned.push((key, sig, msg));
+        }
+    }
+    let items: Vec<Item<'_>> = owned
+        .iter()
+        .map(|(key, sig, msg)| Item { key, msg, sig })
+        .collect();
+    let single: Vec<bool> = items.iter().map(|i| verify(i.key, i.msg, i.sig)).collect();
+    assert_eq!(
+        verify_batch(&items),
+        single,
+        "a batch disagrees with single checks"
+    );
+}

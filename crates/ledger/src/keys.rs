@@ -19,7 +19,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ed25519_dalek::{Signature as DalekSignature, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Errors from parsing keys and addresses.
@@ -57,14 +57,11 @@ impl PublicKey {
         Address(self.0)
     }
 
-    /// Whether `sig` is a valid (strict RFC 8032) signature over `msg`.
-    /// Invalid keys never verify.
+    /// Whether `sig` is a valid signature over `msg` under the ledger's
+    /// rule ([`crate::sig`]: Ed25519, cofactored, as in ZIP 215). Invalid
+    /// and small-order keys never verify.
     pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
-            return false;
-        };
-        key.verify_strict(msg, &DalekSignature::from_bytes(sig))
-            .is_ok()
+        crate::sig::verify(&self.0, msg, sig)
     }
 
     /// The public key of a signing key.

@@ -33,13 +33,14 @@ pub mod params;
 pub mod query;
 pub mod records;
 pub mod registry;
+pub mod sig;
 pub mod smt;
 pub mod state;
 pub mod tx;
 
 pub use apply::{
-    apply_block, apply_block_with, build_block, check_tx, check_tx_bytes, Applied, BlockError,
-    BuildContext, BuiltBlock, TxCheck,
+    apply_block, apply_block_with, build_block, check_tx, check_tx_bytes, check_tx_bytes_with,
+    preverify, Applied, BlockError, BuildContext, BuiltBlock, TxCheck,
 };
 pub use block::{tx_root, Block, BlockHeader};
 pub use chain::{

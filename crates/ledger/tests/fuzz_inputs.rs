@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use btl_ledger::fuzz::{fuzz_apply, fuzz_block, fuzz_tx};
+use btl_ledger::fuzz::{fuzz_apply, fuzz_block, fuzz_sig_batch, fuzz_tx};
 
 /// xorshift64*: deterministic bytes.
 struct Rng(u64);
@@ -42,6 +42,30 @@ fn fuzz_entry_points_hold_on_random_inputs() {
         }
         fuzz_apply(&data);
     }
+}
+
+#[test]
+fn signature_batches_agree_with_single_checks_on_random_inputs() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for i in 0..300 {
+        let n = (rng.next() % 300) as usize;
+        let mut data = rng.bytes(n);
+        // Mostly real signatures, some of them changed.
+        if i % 3 != 0 {
+            for (j, b) in data.iter_mut().enumerate() {
+                if j % 4 == 0 {
+                    *b |= 1;
+                }
+            }
+        }
+        fuzz_sig_batch(&data);
+    }
+    // Sixteen untouched real signatures (modes 1: valid) pass as a batch.
+    let mut all_good = Vec::new();
+    for k in 0..16u8 {
+        all_good.extend_from_slice(&[1, k, k, 0]);
+    }
+    fuzz_sig_batch(&all_good);
 }
 
 #[test]
