@@ -32,6 +32,9 @@ fi
 # Build outside the clone so warm runs reuse it; a cold machine still works.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bitorrent/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Incremental compilation only pays off for edit-compile loops; in CI it
+# costs a cold build time and gigabytes of cache.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

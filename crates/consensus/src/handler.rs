@@ -5,7 +5,7 @@
 //! proposal reassembly, executed-block cache); the store, mempool and
 //! status are shared with the HTTP API through [`Shared`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +19,7 @@ use malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use malachitebft_core_consensus::{VoteExtensionError, VoteExtensionVerdicts};
 use malachitebft_engine::host::{Next, SyncedValueOutcome};
-use malachitebft_signing_ed25519::{PublicKey, Signature};
+use malachitebft_signing_ed25519::PublicKey;
 
 use crate::app::{BuildCtx, Executed};
 use crate::codec::{encode_commit_cert, encode_ext_cert};
@@ -54,6 +54,9 @@ pub struct Handler {
     /// Cosign messages of this height's blocks (asked for at every vote
     /// extension check; each would otherwise read and decode the block).
     cosign_msgs: HashMap<BlockHash, Vec<u8>>,
+    /// Cosignatures already verified (block, validator, signature), so the
+    /// commit need not verify them again; cleared at each commit.
+    cosigs_ok: HashSet<(BlockHash, Address, [u8; 64])>,
     committed: Option<Height>,
     nonce: u32,
 }
@@ -67,13 +70,7 @@ fn now_ms() -> u64 {
 
 /// Whether `ext` is the validator's Ed25519 signature of `msg`.
 fn cosig_valid(validator: &Address, msg: &[u8], ext: &[u8]) -> bool {
-    let (Ok(pk), Ok(sig)) = (
-        PublicKey::from_bytes(validator.0),
-        <[u8; 64]>::try_from(ext),
-    ) else {
-        return false;
-    };
-    pk.verify(msg, &Signature::from_bytes(sig)).is_ok()
+    <&[u8; 64]>::try_from(ext).is_ok_and(|sig| crate::signing::verify_sig(&validator.0, msg, sig))
 }
 
 fn round_opt(r: Round) -> Option<u32> {
@@ -113,6 +110,7 @@ impl Handler {
             parts: Reassembler::default(),
             executed: HashMap::new(),
             cosign_msgs: HashMap::new(),
+            cosigs_ok: HashSet::new(),
             committed: None,
             nonce: 0,
         };
@@ -212,7 +210,13 @@ impl Handler {
             .into_iter()
             .map(|(a, ext)| {
                 let ok = match &msg {
-                    Some(m) => cosig_valid(&a, m, &ext),
+                    Some(m) => {
+                        let ok = cosig_valid(&a, m, &ext);
+                        if let (true, Ok(sig)) = (ok, <[u8; 64]>::try_from(&ext[..])) {
+                            self.cosigs_ok.insert((*hash, a, sig));
+                        }
+                        ok
+                    }
                     None => true,
                 };
                 if ok {
@@ -577,9 +581,8 @@ impl Handler {
             return None;
         }
         let hash = BlockHash::of(&a.block);
-        let pk = PublicKey::from_bytes(a.proposer.0).ok()?;
         let msg = part_sign_bytes(&self.ctx.chain_id, a.height, a.round, &hash);
-        if pk.verify(&msg, &a.signature).is_err() {
+        if !crate::signing::verify_sig(&a.proposer.0, &msg, &a.signature.to_bytes()) {
             tracing::warn!(height = %a.height, "proposal with a bad signature");
             return None;
         }
@@ -671,6 +674,7 @@ impl Handler {
         self.shared.app.committed(&batch.tx_ids);
         self.executed.clear();
         self.cosign_msgs.clear();
+        self.cosigs_ok.clear();
         self.tip_hash = hash;
         self.committed = Some(height);
         if let Ok(mut s) = self.shared.status.write() {
@@ -699,7 +703,11 @@ impl Handler {
             .extensions
             .iter()
             .filter(|(a, _)| cert.commit_signatures.iter().any(|s| s.address == *a))
-            .filter(|(a, e)| cosig_valid(a, &msg, &e.message))
+            .filter(|(a, e)| {
+                let known = <[u8; 64]>::try_from(&e.message[..])
+                    .is_ok_and(|sig| self.cosigs_ok.contains(&(cert.value_id, *a, sig)));
+                known || cosig_valid(a, &msg, &e.message)
+            })
             .map(|(a, e)| (a.0, e.message.to_vec()))
             .collect();
         let snap = self.shared.store.snapshot().ok()?;

@@ -76,8 +76,16 @@ fn ext_bytes(chain_id: &str, scope: &VoteExtensionScope<BtlContext>, ext: &[u8])
     sign_bytes(chain_id, "ext", &w.into_inner())
 }
 
+/// Whether `sig` is `key`'s signature of `msg`. Consensus messages follow
+/// the ledger's transaction rule ([`btl_ledger::sig`]: cofactored Ed25519,
+/// as in ZIP 215, which Malachite's own verifier also follows, with
+/// small-order keys refused), checked with the vectorized curve arithmetic.
+pub fn verify_sig(key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    btl_ledger::sig::verify(key, msg, sig)
+}
+
 fn verdict(pk: &PublicKey, msg: &[u8], sig: &Signature) -> VerificationResult {
-    VerificationResult::from_bool(pk.verify(msg, sig).is_ok())
+    VerificationResult::from_bool(verify_sig(pk.as_bytes(), msg, &sig.to_bytes()))
 }
 
 /// Signs and verifies consensus messages with one validator key.
