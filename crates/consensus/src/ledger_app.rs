@@ -164,8 +164,18 @@ impl App for LedgerApp {
     }
 
     fn check_tx(&self, state: &dyn StateRead, tx: &[u8]) -> Result<TxMeta, String> {
-        let (stx, c) = ledger::check_tx_bytes_with(&View(state), tx, &Cache(&self.sigs))
-            .map_err(|e| e.to_string())?;
+        let (stx, c) = match ledger::check_tx_bytes_with(&View(state), tx, &Cache(&self.sigs)) {
+            Ok(checked) => checked,
+            Err(e) => {
+                // `preverify` may have cached its signature: a refused
+                // transaction (a replay, say) must not stay in the cache,
+                // which only commits empty.
+                if let Ok(stx) = ledger::SignedTx::decode(tx) {
+                    self.forget(&[stx.id(&self.genesis.chain_id).0]);
+                }
+                return Err(e.to_string());
+            }
+        };
         if let Ok(mut cache) = self.sigs.lock() {
             if cache.len() < MAX_SIG_CACHE {
                 cache.insert(c.id, stx.signature, c.key);
