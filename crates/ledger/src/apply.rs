@@ -12,7 +12,6 @@ use crate::records::Validator;
 use crate::smt;
 use crate::state::{is_authenticated, key, StateDiff, StateRead};
 use crate::tx::{SignedTx, TxId};
-use sha2::Digest as _;
 
 /// Why a block is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -476,9 +475,6 @@ pub fn preverify(chain_id: &str, txs: &[&[u8]]) -> Vec<(TxId, [u8; 64], PublicKe
         .iter()
         .zip(ok)
         .filter(|(_, ok)| *ok)
-        .map(|((stx, msg), _)| {
-            let id = TxId(sha2::Sha256::digest(msg).into());
-            (id, stx.signature, stx.tx.from.key())
-        })
+        .map(|((stx, _), _)| (stx.id(chain_id), stx.signature, stx.tx.from.key()))
         .collect()
 }

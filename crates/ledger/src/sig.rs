@@ -217,6 +217,17 @@ mod tests {
         (k.verifying_key().to_bytes(), k.sign(msg).to_bytes())
     }
 
+    fn items<'a>(msgs: &'a [Vec<u8>], sigs: &'a [([u8; 32], [u8; 64])]) -> Vec<Item<'a>> {
+        msgs.iter()
+            .zip(sigs)
+            .map(|(m, (k, s))| Item {
+                key: k,
+                msg: m,
+                sig: s,
+            })
+            .collect()
+    }
+
     #[test]
     fn honest_signatures_verify_alone_and_in_batches() {
         let msgs: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
@@ -225,15 +236,7 @@ mod tests {
             .enumerate()
             .map(|(i, m)| signed((i % 7) as u8, m))
             .collect();
-        let items: Vec<Item<'_>> = msgs
-            .iter()
-            .zip(&sigs)
-            .map(|(m, (k, s))| Item {
-                key: k,
-                msg: m,
-                sig: s,
-            })
-            .collect();
+        let items = items(&msgs, &sigs);
         assert!(items.iter().all(|i| verify(i.key, i.msg, i.sig)));
         assert_eq!(verify_batch(&items), vec![true; 40]);
     }
@@ -249,15 +252,7 @@ mod tests {
         sigs[3].1[5] ^= 1; // R changed
         sigs[11].1[40] ^= 1; // s changed
         sigs[17].0 = sigs[16].0; // someone else's key
-        let items: Vec<Item<'_>> = msgs
-            .iter()
-            .zip(&sigs)
-            .map(|(m, (k, s))| Item {
-                key: k,
-                msg: m,
-                sig: s,
-            })
-            .collect();
+        let items = items(&msgs, &sigs);
         let got = verify_batch(&items);
         let want: Vec<bool> = items.iter().map(|i| verify(i.key, i.msg, i.sig)).collect();
         assert_eq!(got, want);
