@@ -20,7 +20,7 @@
 //! exactly the same answers as checking them one by one ([`verify`]). With
 //! the cofactorless equation a crafted signature could pass or fail a batch
 //! by chance, and validators batching differently could disagree on a
-//! block. A batch costs well under half of one-by-one checks (see
+//! block. A batch costs about half of one-by-one checks or less (see
 //! BENCHMARKS.md), and every validator checks every transaction.
 
 use std::collections::HashMap;
