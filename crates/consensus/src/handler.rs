@@ -210,13 +210,13 @@ impl Handler {
             .into_iter()
             .map(|(a, ext)| {
                 let ok = match &msg {
-                    Some(m) => {
-                        let ok = cosig_valid(&a, m, &ext);
-                        if let (true, Ok(sig)) = (ok, <[u8; 64]>::try_from(&ext[..])) {
+                    Some(m) => match <[u8; 64]>::try_from(&ext[..]) {
+                        Ok(sig) if crate::signing::verify_sig(&a.0, m, &sig) => {
                             self.cosigs_ok.insert((*hash, a, sig));
+                            true
                         }
-                        ok
-                    }
+                        _ => false,
+                    },
                     None => true,
                 };
                 if ok {

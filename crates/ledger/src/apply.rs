@@ -475,6 +475,9 @@ pub fn preverify(chain_id: &str, txs: &[&[u8]]) -> Vec<(TxId, [u8; 64], PublicKe
         .iter()
         .zip(ok)
         .filter(|(_, ok)| *ok)
-        .map(|((stx, _), _)| (stx.id(chain_id), stx.signature, stx.tx.from.key()))
+        .map(|((stx, msg), _)| {
+            let id = TxId::of_signing_message(msg);
+            (id, stx.signature, stx.tx.from.key())
+        })
         .collect()
 }

@@ -124,15 +124,9 @@ const MIN_BATCH: usize = 4;
 /// cannot be chosen to cancel a bad signature). Repeated keys share one
 /// term. If the batch fails, each signature is checked alone.
 pub fn verify_batch(items: &[Item<'_>]) -> Vec<bool> {
-    // Each distinct key is decoded once.
-    let mut points: HashMap<&[u8; 32], Option<EdwardsPoint>> = HashMap::new();
-    let prepared: Vec<Option<Prepared>> = items
-        .iter()
-        .map(|i| {
-            let a = *points.entry(i.key).or_insert_with(|| key_point(i.key));
-            prepare(i, a)
-        })
-        .collect();
+    // Keys are decoded once each: `key_point` remembers them.
+    let prepared: Vec<Option<Prepared>> =
+        items.iter().map(|i| prepare(i, key_point(i.key))).collect();
     let mut ok: Vec<bool> = prepared.iter().map(Option::is_some).collect();
     let live: Vec<(usize, &Prepared)> = prepared
         .iter()

@@ -57,6 +57,14 @@ pub const MAX_URL_BYTES: usize = 512;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct TxId(#[serde(with = "hex_bytes")] pub [u8; 32]);
 
+impl TxId {
+    /// The id of the transaction whose [`Tx::signing_message`] is `msg`
+    /// (its SHA-256), for callers that already have the message.
+    pub fn of_signing_message(msg: &[u8]) -> TxId {
+        TxId(Sha256::digest(msg).into())
+    }
+}
+
 impl std::fmt::Display for TxId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&hex::encode(self.0))
@@ -394,7 +402,7 @@ impl Tx {
 
     /// The transaction id on chain `chain_id`.
     pub fn id(&self, chain_id: &str) -> TxId {
-        TxId(Sha256::digest(self.signing_message(chain_id)).into())
+        TxId::of_signing_message(&self.signing_message(chain_id))
     }
 
     /// Signs with `key` (the sender's current key) for chain `chain_id`.
