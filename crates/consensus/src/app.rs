@@ -147,6 +147,13 @@ pub trait App: Send + Sync + 'static {
     /// State writes applied before height 1 (from the genesis).
     fn genesis_state(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
+    /// The version of the app's stored state layout. A database is stamped
+    /// with it when first started, and a node refuses a database stamped
+    /// with another version (databases from before stamping count as 1).
+    fn state_layout(&self) -> u32 {
+        1
+    }
+
     /// Builds a block on top of committed state from candidates in
     /// mempool order.
     fn build(

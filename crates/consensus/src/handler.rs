@@ -450,12 +450,15 @@ impl Handler {
             Ok(s) => s,
             Err(_) => return Validity::Invalid,
         };
+        let started = Instant::now();
         match self
             .shared
             .app
             .check(&snap, height.0, self.tip_hash.0, block)
         {
             Ok(x) => {
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                tracing::debug!(%height, %hash, exec_ms = format_args!("{ms:.1}"), "executed proposal");
                 self.executed.insert(*hash, x);
                 Validity::Valid
             }
@@ -594,9 +597,12 @@ impl Handler {
             proposer: a.proposer,
             block: a.block,
         };
+        let started = Instant::now();
         if let Err(e) = self.shared.store.put_pending(&p) {
             tracing::error!(error = %e, "storing a proposal");
         }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        tracing::debug!(height = %a.height, pending_ms = format_args!("{ms:.1}"), "stored proposal");
         if a.height != self.height {
             return None; // handed back at StartedRound
         }
@@ -664,10 +670,12 @@ impl Handler {
             ext_cert,
             cosigned,
         };
+        let started = Instant::now();
         self.shared
             .store
             .commit(&batch)
             .map_err(|e| e.to_string())?;
+        let store_ms = started.elapsed().as_secs_f64() * 1e3;
         if let Ok(mut m) = self.shared.mempool.lock() {
             m.committed(&batch.tx_ids);
         }
@@ -682,7 +690,15 @@ impl Handler {
         }
         self.publish_status(height.0);
         self.shared.committed.notify_waiters();
-        tracing::info!(%height, round = %cert.round, txs = batch.tx_ids.len(), %hash, "committed");
+        tracing::info!(
+            %height,
+            round = %cert.round,
+            txs = batch.tx_ids.len(),
+            writes = batch.diff.len(),
+            store_ms = format_args!("{store_ms:.1}"),
+            %hash,
+            "committed"
+        );
         Ok(())
     }
 

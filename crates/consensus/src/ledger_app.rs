@@ -76,6 +76,10 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 }
 
 impl App for LedgerApp {
+    fn state_layout(&self) -> u32 {
+        ledger::smt::LAYOUT
+    }
+
     fn genesis_state(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         match self.genesis.build() {
             Ok((diff, _)) => diff.into_writes().collect(),

@@ -175,9 +175,13 @@ pub async fn start(
             ..Default::default()
         };
         store.commit(&batch).map_err(|e| e.to_string())?;
+        store
+            .set_meta("state_layout", &app.state_layout().to_be_bytes())
+            .map_err(|e| e.to_string())?;
         let gj = serde_json::to_vec(&genesis).map_err(|e| e.to_string())?;
         store.set_meta("genesis", &gj).map_err(|e| e.to_string())?;
     } else if let Some(stored) = store.meta("genesis").map_err(|e| e.to_string())? {
+        check_layout(&store, app.state_layout(), dir)?;
         let g: Genesis =
             serde_json::from_slice(&stored).map_err(|e| format!("stored genesis: {e}"))?;
         if g != genesis {
@@ -326,4 +330,47 @@ pub async fn start(
         app_task,
         engine,
     })
+}
+
+/// Refuses a database whose state layout is not the app's (a database
+/// from before layouts were stamped counts as layout 1).
+fn check_layout(store: &Store, want: u32, dir: &DataDir) -> Result<(), String> {
+    let stored = match store.meta("state_layout").map_err(|e| e.to_string())? {
+        None => 1,
+        Some(b) => <[u8; 4]>::try_from(b.as_slice())
+            .map(u32::from_be_bytes)
+            .map_err(|_| "stored state layout is corrupt".to_string())?,
+    };
+    if stored != want {
+        return Err(format!(
+            "{} holds state in layout {stored}, and this btl uses layout {want}: \
+             move the directory aside, create a new one with `btl ledger init` \
+             (same genesis) and let it sync the blocks from the other validators",
+            dir.db().display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_database_in_another_state_layout_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir(tmp.path().to_path_buf());
+        std::fs::create_dir_all(tmp.path().join("db")).unwrap();
+        let store = Store::open(&dir.db()).unwrap();
+        // Unstamped (from before stamping): layout 1.
+        check_layout(&store, 1, &dir).unwrap();
+        let e = check_layout(&store, 2, &dir).unwrap_err();
+        assert!(e.contains("layout 1") && e.contains("btl ledger init"), "{e}");
+        store.set_meta("state_layout", &2u32.to_be_bytes()).unwrap();
+        check_layout(&store, 2, &dir).unwrap();
+        assert!(check_layout(&store, 3, &dir).is_err());
+        store.set_meta("state_layout", b"x").unwrap();
+        assert!(check_layout(&store, 2, &dir).unwrap_err().contains("corrupt"));
+    }
 }

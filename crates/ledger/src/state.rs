@@ -11,7 +11,7 @@
 //! | `v` + v1 infohash (20) | the v2 infohash (32 bytes) of a hybrid torrent |
 //! | `r` + SHA-256(url) (32) | [`crate::TrackerRecord`] |
 //! | `s` + name | chain records: `s/chain`, `s/head`, `s/log`, `s/stakers`, `s/vs/<height>`, `s/ub/<height>` |
-//! | `x` + … | auxiliary, *not* under the state root: `xn…` state-tree nodes, `xl…` registry log nodes |
+//! | `x` + … | auxiliary, *not* under the state root: `xp…` state-tree pages, `xl…` registry log nodes |
 //!
 //! Every key except the `x` ones is a leaf of the authenticated map whose
 //! root is the block's state root ([`crate::smt`]).

@@ -101,7 +101,7 @@ proptest! {
         let nodes = |s: &MemState| {
             let mut v: Vec<(Vec<u8>, Vec<u8>)> = s
                 .iter()
-                .filter(|(k, _)| k.starts_with(b"xn"))
+                .filter(|(k, _)| k.starts_with(b"xp"))
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect();
             v.sort();
@@ -176,7 +176,7 @@ fn corrupt_node_is_an_error() {
         ],
     );
     let mut diff = StateDiff::new();
-    diff.put(b"xn\0\0".to_vec(), Some(vec![9; 3]));
+    diff.put(b"xp\0\0".to_vec(), Some(vec![9; 3]));
     state.apply(&diff);
     assert!(smt::root(&state).is_err());
     assert!(smt::prove(&state, b"a").is_err());

@@ -16,14 +16,14 @@
 //! O(log n) hashes, and a batch of updates shares the work near the root.
 //!
 //! Nodes are stored in the state itself under auxiliary keys (outside the
-//! root), by position: `"xn" || depth (u16 BE) || path prefix (⌈depth/8⌉
-//! bytes, unused bits zero)`, value `0x00 || key hash || value hash` for a
-//! leaf or `0x01 || left hash || right hash` for an interior node.
+//! root), by position, four levels to a record: see [`page`].
 //!
 //! A [`StateProof`] lists the sibling hashes from the root down to the
 //! position where the key's leaf is, or where the search for it ends (an
 //! empty subtree, or another key's leaf): it proves presence with a value,
 //! or absence.
+
+mod page;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,6 +31,10 @@ use sha2::{Digest, Sha256};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::keys::hex_bytes;
 use crate::state::StateRead;
+
+/// The version of the tree's storage layout: 1 stored one record per
+/// node, 2 stores [`page`]s of four levels.
+pub const LAYOUT: u32 = 2;
 
 /// A 32-byte hash.
 pub type Hash = [u8; 32];
@@ -84,21 +88,6 @@ fn bit(h: &Hash, depth: u16) -> bool {
     (h[d / 8] >> (7 - d % 8)) & 1 == 1
 }
 
-/// Storage key of the node at `depth` on the path of `path`.
-fn node_key(depth: u16, path: &Hash) -> Vec<u8> {
-    let d = usize::from(depth);
-    let nbytes = d.div_ceil(8);
-    let mut k = Vec::with_capacity(4 + nbytes);
-    k.extend_from_slice(b"xn");
-    k.extend_from_slice(&depth.to_be_bytes());
-    k.extend_from_slice(&path[..nbytes]);
-    if d % 8 != 0 {
-        let last = k.len() - 1;
-        k[last] &= 0xffu8 << (8 - d % 8);
-    }
-    k
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Node {
     Empty,
@@ -115,17 +104,17 @@ impl Node {
         }
     }
 
-    fn encode(&self) -> Option<Vec<u8>> {
+    /// Appends `tag || a || b`; false (nothing appended) for an empty node.
+    fn encode_into(&self, out: &mut Vec<u8>) -> bool {
         let (tag, a, b) = match self {
-            Node::Empty => return None,
+            Node::Empty => return false,
             Node::Leaf(a, b) => (0u8, a, b),
             Node::Interior(a, b) => (1u8, a, b),
         };
-        let mut v = Vec::with_capacity(65);
-        v.push(tag);
-        v.extend_from_slice(a);
-        v.extend_from_slice(b);
-        Some(v)
+        out.push(tag);
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
+        true
     }
 
     fn decode(bytes: &[u8], depth: u16) -> Result<Self, SmtError> {
@@ -145,30 +134,36 @@ impl Node {
     }
 }
 
-fn load(state: &(impl StateRead + ?Sized), depth: u16, path: &Hash) -> Result<Node, SmtError> {
-    match state.get(&node_key(depth, path)) {
-        None => Ok(Node::Empty),
-        Some(b) => Node::decode(&b, depth),
-    }
-}
-
 /// The state root: the hash of the tree's root node.
 pub fn root(state: &(impl StateRead + ?Sized)) -> Result<Hash, SmtError> {
-    Ok(load(state, 0, &EMPTY)?.hash())
+    Ok(page::Pages::new(state).get(0, &EMPTY)?.hash())
 }
 
 /// One change to the map: a key hash and its new value hash (`None`
 /// deletes).
 pub type Update = (Hash, Option<Hash>);
 
-struct Ctx<'a, S: ?Sized, W> {
-    state: &'a S,
-    write: W,
+struct Ctx<'a, S: ?Sized> {
+    pages: page::Pages<'a, S>,
 }
 
-impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
-    fn store(&mut self, depth: u16, path: &Hash, node: &Node) {
-        (self.write)(node_key(depth, path), node.encode());
+impl<S: StateRead + ?Sized> Ctx<'_, S> {
+    fn store(&mut self, depth: u16, path: &Hash, node: &Node) -> Result<(), SmtError> {
+        self.pages.set(depth, path, *node)
+    }
+
+    fn load(&mut self, depth: u16, path: &Hash) -> Result<Node, SmtError> {
+        self.pages.get(depth, path)
+    }
+
+    /// A child after its sibling's update: `n` if it was updated, else
+    /// known by hash `h` only (loaded unless empty).
+    fn side(&mut self, n: Option<Node>, h: Hash, depth: u16, path: &Hash) -> Result<Node, SmtError> {
+        match n {
+            Some(n) => Ok(n),
+            None if h == EMPTY => Ok(Node::Empty),
+            None => self.load(depth, path),
+        }
     }
 
     /// Updates the subtree at (`depth`, `path`) whose current node is
@@ -188,7 +183,7 @@ impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
             Node::Empty => {
                 let entries: Vec<(Hash, Hash)> =
                     ups.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
-                Ok(self.build(depth, path, &entries))
+                self.build(depth, path, &entries)
             }
             Node::Leaf(lk, lv) => {
                 let mut entries: Vec<(Hash, Hash)> = Vec::with_capacity(ups.len() + 1);
@@ -208,9 +203,9 @@ impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
                 if !placed {
                     entries.push((lk, lv));
                 }
-                let new = self.build(depth, path, &entries);
-                Ok(new)
+                self.build(depth, path, &entries)
             }
+            Node::Interior(..) if depth >= 256 => Err(SmtError::CorruptNode { depth }),
             Node::Interior(l, r) => {
                 let split = ups.partition_point(|(k, _)| !bit(k, depth));
                 let (lu, ru) = ups.split_at(split);
@@ -222,36 +217,28 @@ impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
                 let mut ln = None;
                 let mut rn = None;
                 if !lu.is_empty() {
-                    let cur = load(self.state, d1, &lpath)?;
+                    let cur = self.load(d1, &lpath)?;
                     ln = Some(self.update(d1, &lpath, cur, lu)?);
                 }
                 if !ru.is_empty() {
-                    let cur = load(self.state, d1, &rpath)?;
+                    let cur = self.load(d1, &rpath)?;
                     rn = Some(self.update(d1, &rpath, cur, ru)?);
                 }
-                // An untouched side is known by hash only; load it when the
-                // other side became empty, to see whether it must move up.
-                let side =
-                    |s: &Self, n: Option<Node>, h: Hash, p: &Hash| -> Result<Node, SmtError> {
-                        match n {
-                            Some(n) => Ok(n),
-                            None if h == EMPTY => Ok(Node::Empty),
-                            None => load(s.state, d1, p),
-                        }
-                    };
                 let lnode_hash = ln.map(|n| n.hash()).unwrap_or(l);
                 let rnode_hash = rn.map(|n| n.hash()).unwrap_or(r);
                 let result = if lnode_hash == EMPTY || rnode_hash == EMPTY {
-                    let lnode = side(self, ln, l, &lpath)?;
-                    let rnode = side(self, rn, r, &rpath)?;
+                    // When one side became empty, see whether the other
+                    // (a leaf) must move up.
+                    let lnode = self.side(ln, l, d1, &lpath)?;
+                    let rnode = self.side(rn, r, d1, &rpath)?;
                     match (lnode, rnode) {
                         (Node::Empty, Node::Empty) => Node::Empty,
                         (Node::Leaf(k, v), Node::Empty) => {
-                            self.store(d1, &lpath, &Node::Empty);
+                            self.store(d1, &lpath, &Node::Empty)?;
                             Node::Leaf(k, v)
                         }
                         (Node::Empty, Node::Leaf(k, v)) => {
-                            self.store(d1, &rpath, &Node::Empty);
+                            self.store(d1, &rpath, &Node::Empty)?;
                             Node::Leaf(k, v)
                         }
                         (a, b) => Node::Interior(a.hash(), b.hash()),
@@ -259,7 +246,7 @@ impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
                 } else {
                     Node::Interior(lnode_hash, rnode_hash)
                 };
-                self.store(depth, path, &result);
+                self.store(depth, path, &result)?;
                 Ok(result)
             }
         }
@@ -267,10 +254,16 @@ impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
 
     /// Builds a fresh subtree at (`depth`, `path`) holding `entries` (sorted
     /// by key hash), over a position with no stored descendants.
-    fn build(&mut self, depth: u16, path: &Hash, entries: &[(Hash, Hash)]) -> Node {
+    fn build(
+        &mut self,
+        depth: u16,
+        path: &Hash,
+        entries: &[(Hash, Hash)],
+    ) -> Result<Node, SmtError> {
         let node = match entries {
             [] => Node::Empty,
             [(k, v)] => Node::Leaf(*k, *v),
+            _ if depth >= 256 => return Err(SmtError::CorruptNode { depth }),
             _ => {
                 let split = entries.partition_point(|(k, _)| !bit(k, depth));
                 let (le, re) = entries.split_at(split);
@@ -278,13 +271,13 @@ impl<S: StateRead + ?Sized, W: FnMut(Vec<u8>, Option<Vec<u8>>)> Ctx<'_, S, W> {
                 clear_bit(&mut lpath, depth);
                 let mut rpath = *path;
                 set_bit(&mut rpath, depth);
-                let l = self.build(depth + 1, &lpath, le);
-                let r = self.build(depth + 1, &rpath, re);
+                let l = self.build(depth + 1, &lpath, le)?;
+                let r = self.build(depth + 1, &rpath, re)?;
                 Node::Interior(l.hash(), r.hash())
             }
         };
-        self.store(depth, path, &node);
-        node
+        self.store(depth, path, &node)?;
+        Ok(node)
     }
 }
 
@@ -299,7 +292,7 @@ fn clear_bit(h: &mut Hash, depth: u16) {
 }
 
 /// Applies `updates` (any order; for a repeated key the last one wins) to
-/// the tree stored in `state`, calling `write` for every node position that
+/// the tree stored in `state`, calling `write` for every stored page that
 /// changes (`None` = delete). Returns the new root.
 pub fn update(
     state: &(impl StateRead + ?Sized),
@@ -315,9 +308,12 @@ pub fn update(
             _ => dedup.push(u),
         }
     }
-    let mut ctx = Ctx { state, write };
-    let cur = load(state, 0, &EMPTY)?;
+    let mut ctx = Ctx {
+        pages: page::Pages::new(state),
+    };
+    let cur = ctx.load(0, &EMPTY)?;
     let new = ctx.update(0, &EMPTY, cur, &dedup)?;
+    ctx.pages.flush(write);
     Ok(new.hash())
 }
 
@@ -353,7 +349,8 @@ pub fn prove(state: &(impl StateRead + ?Sized), key: &[u8]) -> Result<StateProof
     let kh = key_hash(key);
     let mut siblings = Vec::new();
     let mut depth: u16 = 0;
-    let mut node = load(state, 0, &kh)?;
+    let mut pages = page::Pages::new(state);
+    let mut node = pages.get(0, &kh)?;
     loop {
         match node {
             Node::Empty => {
@@ -382,7 +379,7 @@ pub fn prove(state: &(impl StateRead + ?Sized), key: &[u8]) -> Result<StateProof
                 node = if child == EMPTY {
                     Node::Empty
                 } else {
-                    load(state, depth, &kh)?
+                    pages.get(depth, &kh)?
                 };
                 if node == Node::Empty && child != EMPTY {
                     return Err(SmtError::CorruptNode { depth });
