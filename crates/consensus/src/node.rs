@@ -366,11 +366,16 @@ mod tests {
         // Unstamped (from before stamping): layout 1.
         check_layout(&store, 1, &dir).unwrap();
         let e = check_layout(&store, 2, &dir).unwrap_err();
-        assert!(e.contains("layout 1") && e.contains("btl ledger init"), "{e}");
+        assert!(
+            e.contains("layout 1") && e.contains("btl ledger init"),
+            "{e}"
+        );
         store.set_meta("state_layout", &2u32.to_be_bytes()).unwrap();
         check_layout(&store, 2, &dir).unwrap();
         assert!(check_layout(&store, 3, &dir).is_err());
         store.set_meta("state_layout", b"x").unwrap();
-        assert!(check_layout(&store, 2, &dir).unwrap_err().contains("corrupt"));
+        assert!(check_layout(&store, 2, &dir)
+            .unwrap_err()
+            .contains("corrupt"));
     }
 }

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use btl_ledger::fuzz::{fuzz_apply, fuzz_block, fuzz_sig_batch, fuzz_tx};
+use btl_ledger::fuzz::{fuzz_apply, fuzz_block, fuzz_sig_batch, fuzz_state_tree, fuzz_tx};
 
 /// xorshift64*: deterministic bytes.
 struct Rng(u64);
@@ -66,6 +66,41 @@ fn signature_batches_agree_with_single_checks_on_random_inputs() {
         all_good.extend_from_slice(&[1, k, k, 0]);
     }
     fuzz_sig_batch(&all_good);
+}
+
+#[test]
+fn a_corrupt_state_tree_page_is_an_error_not_a_panic() {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    for i in 0..400u32 {
+        let mut data = vec![(i % 4) as u8];
+        if i % 4 == 1 || i % 4 == 3 {
+            // A page at a fuzzed position: depth (often deep, up to and past
+            // the tree's 256 levels), then prefix bytes.
+            let depth = [4u16, 8, 12, 252, 256, 260, rng.next() as u16][i as usize % 7];
+            data.extend_from_slice(&depth.to_be_bytes());
+            data.extend_from_slice(&rng.bytes(2));
+        } else {
+            data.push(rng.next() as u8);
+        }
+        if i % 2 == 0 {
+            // Well-formed pages with wrong nodes: a bitmap, then nodes
+            // whose tags are mostly valid.
+            let map = (rng.next() as u16) & 0x7fff;
+            data.extend_from_slice(&map.to_be_bytes());
+            for _ in 0..map.count_ones() {
+                let mut node = rng.bytes(65);
+                node[0] %= 3;
+                if rng.next() % 3 == 0 {
+                    node[1..].fill(0);
+                }
+                data.extend_from_slice(&node);
+            }
+        } else {
+            let n = (rng.next() % 300) as usize;
+            data.extend_from_slice(&rng.bytes(n));
+        }
+        fuzz_state_tree(&data);
+    }
 }
 
 #[test]

@@ -158,7 +158,13 @@ impl<S: StateRead + ?Sized> Ctx<'_, S> {
 
     /// A child after its sibling's update: `n` if it was updated, else
     /// known by hash `h` only (loaded unless empty).
-    fn side(&mut self, n: Option<Node>, h: Hash, depth: u16, path: &Hash) -> Result<Node, SmtError> {
+    fn side(
+        &mut self,
+        n: Option<Node>,
+        h: Hash,
+        depth: u16,
+        path: &Hash,
+    ) -> Result<Node, SmtError> {
         match n {
             Some(n) => Ok(n),
             None if h == EMPTY => Ok(Node::Empty),

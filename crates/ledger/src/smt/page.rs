@@ -38,7 +38,7 @@ fn page_of(depth: u16, path: &Hash) -> (PageId, usize) {
     let mut prefix = EMPTY;
     let full = usize::from(base / 8);
     prefix[..full].copy_from_slice(&path[..full]);
-    if base % 8 != 0 {
+    if !base.is_multiple_of(8) {
         prefix[full] = path[full] & (0xffu8 << (8 - base % 8));
     }
     let mut pos = 0usize;
@@ -198,12 +198,7 @@ mod tests {
         assert_eq!(b.len(), 2 + 2 * NODE_LEN);
         let back = Page::decode(&b, 8).unwrap();
         assert_eq!(back.0, p.0);
-        for bad in [
-            &b[..b.len() - 1],
-            &[0u8, 0][..],
-            &[0x80u8, 0][..],
-            &[][..],
-        ] {
+        for bad in [&b[..b.len() - 1], &[0u8, 0][..], &[0x80u8, 0][..], &[][..]] {
             assert_eq!(
                 Page::decode(bad, 8).err(),
                 Some(SmtError::CorruptNode { depth: 8 })
