@@ -90,7 +90,7 @@ fn a_corrupt_state_tree_page_is_an_error_not_a_panic() {
             for _ in 0..map.count_ones() {
                 let mut node = rng.bytes(65);
                 node[0] %= 3;
-                if rng.next() % 3 == 0 {
+                if rng.next().is_multiple_of(3) {
                     node[1..].fill(0);
                 }
                 data.extend_from_slice(&node);
