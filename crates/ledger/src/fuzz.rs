@@ -300,10 +300,8 @@ pub fn fuzz_state_tree(data: &[u8]) {
         let Some((head, value)) = rest.split_first_chunk::<4>() else {
             return;
         };
-        let mut key = b"xp".to_vec();
-        key.extend_from_slice(&head[..2]);
-        key.extend_from_slice(&head[2..]);
-        (key, value)
+        // "xp", a depth, two prefix bytes.
+        ([&b"xp"[..], head].concat(), value)
     };
     let mut bad = StateDiff::new();
     bad.put(key, Some(value.to_vec()));
