@@ -68,9 +68,10 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether `ext` is the validator's Ed25519 signature of `msg`.
-fn cosig_valid(validator: &Address, msg: &[u8], ext: &[u8]) -> bool {
-    <&[u8; 64]>::try_from(ext).is_ok_and(|sig| crate::signing::verify_sig(&validator.0, msg, sig))
+/// `ext` as a signature, if it is the validator's Ed25519 signature of `msg`.
+fn valid_cosig(validator: &Address, msg: &[u8], ext: &[u8]) -> Option<[u8; 64]> {
+    let sig = <[u8; 64]>::try_from(ext).ok()?;
+    crate::signing::verify_sig(&validator.0, msg, &sig).then_some(sig)
 }
 
 fn round_opt(r: Round) -> Option<u32> {
@@ -210,13 +211,9 @@ impl Handler {
             .into_iter()
             .map(|(a, ext)| {
                 let ok = match &msg {
-                    Some(m) => match <[u8; 64]>::try_from(&ext[..]) {
-                        Ok(sig) if crate::signing::verify_sig(&a.0, m, &sig) => {
-                            self.cosigs_ok.insert((*hash, a, sig));
-                            true
-                        }
-                        _ => false,
-                    },
+                    Some(m) => valid_cosig(&a, m, &ext)
+                        .map(|sig| self.cosigs_ok.insert((*hash, a, sig)))
+                        .is_some(),
                     None => true,
                 };
                 if ok {
@@ -722,7 +719,7 @@ impl Handler {
             .filter(|(a, e)| {
                 let known = <[u8; 64]>::try_from(&e.message[..])
                     .is_ok_and(|sig| self.cosigs_ok.contains(&(cert.value_id, *a, sig)));
-                known || cosig_valid(a, &msg, &e.message)
+                known || valid_cosig(a, &msg, &e.message).is_some()
             })
             .map(|(a, e)| (a.0, e.message.to_vec()))
             .collect();

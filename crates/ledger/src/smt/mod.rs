@@ -74,13 +74,10 @@ pub fn leaf_hash(kh: &Hash, vh: &Hash) -> Hash {
     Sha256::digest(b).into()
 }
 
-/// Hash of an interior node.
+/// Hash of an interior node: the RFC 6962 interior hash, as in the
+/// registry log.
 pub fn interior_hash(l: &Hash, r: &Hash) -> Hash {
-    let mut b = [0u8; 65];
-    b[0] = 1;
-    b[1..33].copy_from_slice(l);
-    b[33..].copy_from_slice(r);
-    Sha256::digest(b).into()
+    btl_tlog::node_hash(l, r)
 }
 
 fn bit(h: &Hash, depth: u16) -> bool {

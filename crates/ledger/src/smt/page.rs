@@ -33,7 +33,12 @@ const NODE_LEN: usize = 65;
 /// depth cleared).
 type PageId = (u16, Hash);
 
-fn page_of(depth: u16, path: &Hash) -> (PageId, usize) {
+/// The page holding the node at `depth` on the path of `path`, and its
+/// slot there (a depth past the tree's 256 levels is corrupt state).
+fn page_of(depth: u16, path: &Hash) -> Result<(PageId, usize), SmtError> {
+    if depth > 256 {
+        return Err(SmtError::CorruptNode { depth });
+    }
     let base = depth - depth % LEVELS;
     let mut prefix = EMPTY;
     let full = usize::from(base / 8);
@@ -46,7 +51,7 @@ fn page_of(depth: u16, path: &Hash) -> (PageId, usize) {
         pos = (pos << 1) | usize::from(bit(path, d));
     }
     let r = depth - base;
-    ((base, prefix), (1usize << r) - 1 + pos)
+    Ok(((base, prefix), (1usize << r) - 1 + pos))
 }
 
 fn page_key(id: &PageId) -> Vec<u8> {
@@ -68,7 +73,7 @@ impl Page {
 
     fn decode(bytes: &[u8], base: u16) -> Result<Self, SmtError> {
         let bad = SmtError::CorruptNode { depth: base };
-        let (map, rest) = bytes.split_first_chunk::<2>().ok_or(bad.clone())?;
+        let (map, rest) = bytes.split_first_chunk::<2>().ok_or_else(|| bad.clone())?;
         let map = u16::from_be_bytes(*map);
         if map == 0 || map >> SLOTS != 0 || rest.len() != map.count_ones() as usize * NODE_LEN {
             return Err(bad);
@@ -77,7 +82,7 @@ impl Page {
         let mut chunks = rest.chunks_exact(NODE_LEN);
         for (i, slot) in page.0.iter_mut().enumerate() {
             if (map >> i) & 1 == 1 {
-                let c = chunks.next().ok_or(bad.clone())?;
+                let c = chunks.next().ok_or_else(|| bad.clone())?;
                 *slot = Node::decode(c, base)?;
             }
         }
@@ -133,19 +138,13 @@ impl<'a, S: StateRead + ?Sized> Pages<'a, S> {
 
     /// The node at `depth` on the path of `path`.
     pub(super) fn get(&mut self, depth: u16, path: &Hash) -> Result<Node, SmtError> {
-        if depth > 256 {
-            return Err(SmtError::CorruptNode { depth });
-        }
-        let (id, slot) = page_of(depth, path);
+        let (id, slot) = page_of(depth, path)?;
         Ok(self.page(id)?.0 .0[slot])
     }
 
     /// Sets the node at `depth` on the path of `path`.
     pub(super) fn set(&mut self, depth: u16, path: &Hash, node: Node) -> Result<(), SmtError> {
-        if depth > 256 {
-            return Err(SmtError::CorruptNode { depth });
-        }
-        let (id, slot) = page_of(depth, path);
+        let (id, slot) = page_of(depth, path)?;
         let entry = self.page(id)?;
         if entry.0 .0[slot] != node {
             entry.0 .0[slot] = node;
@@ -173,18 +172,19 @@ mod tests {
         let mut path = [0u8; 32];
         path[0] = 0b1011_0110;
         path[1] = 0b1100_0000;
-        assert_eq!(page_of(0, &path), ((0, EMPTY), 0));
-        assert_eq!(page_of(1, &path).1, 2); // 2^1 - 1 + 1
-        assert_eq!(page_of(3, &path).1, 7 + 0b101);
-        let ((base, prefix), slot) = page_of(6, &path);
+        assert_eq!(page_of(0, &path), Ok(((0, EMPTY), 0)));
+        assert_eq!(page_of(1, &path).unwrap().1, 2); // 2^1 - 1 + 1
+        assert_eq!(page_of(3, &path).unwrap().1, 7 + 0b101);
+        let ((base, prefix), slot) = page_of(6, &path).unwrap();
         assert_eq!((base, slot), (4, 3 + 0b01));
         assert_eq!(prefix[0], 0b1011_0000);
         assert_eq!(page_key(&(base, prefix)), b"xp\x00\x04\xb0".to_vec());
-        let ((base, prefix), slot) = page_of(10, &path);
+        let ((base, prefix), slot) = page_of(10, &path).unwrap();
         assert_eq!((base, slot), (8, 3 + 0b11));
         assert_eq!(page_key(&(base, prefix)), b"xp\x00\x08\xb6".to_vec());
-        let ((base, _), slot) = page_of(256, &[0xff; 32]);
+        let ((base, _), slot) = page_of(256, &[0xff; 32]).unwrap();
         assert_eq!((base, slot), (256, 0));
+        assert!(page_of(257, &path).is_err());
     }
 
     #[test]
