@@ -315,8 +315,13 @@ pub fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Open relay connections, by link.
-type OpenLinks = std::sync::Arc<std::sync::Mutex<Vec<((usize, usize), TcpStream)>>>;
+/// Open relay connections by id: the link each serves and handles to both
+/// of its sockets (so a cut can shut them). An entry leaves the map when its
+/// connection ends, so a long test with reconnecting peers holds no stale
+/// descriptors.
+type OpenLinks = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<u64, ((usize, usize), [TcpStream; 2])>>,
+>;
 
 /// TCP relays between validators so a test can cut links: node `i` reaches
 /// node `j` only through relay (i, j). Cutting a link closes its open
@@ -334,6 +339,7 @@ impl Relays {
         use std::sync::{Arc, Mutex};
         let cut: Arc<Mutex<std::collections::HashSet<(usize, usize)>>> = Arc::default();
         let open: OpenLinks = Arc::default();
+        let next_id = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut addr = std::collections::HashMap::new();
         for i in 0..targets.len() {
             for (j, &to) in targets.iter().enumerate() {
@@ -342,7 +348,7 @@ impl Relays {
                 }
                 let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 addr.insert((i, j), l.local_addr().unwrap());
-                let (cut, open) = (cut.clone(), open.clone());
+                let (cut, open, next_id) = (cut.clone(), open.clone(), next_id.clone());
                 std::thread::spawn(move || {
                     for inbound in l.incoming() {
                         let Ok(inbound) = inbound else { continue };
@@ -358,13 +364,20 @@ impl Relays {
                         let Ok(outbound) = TcpStream::connect(to) else {
                             continue;
                         };
-                        {
-                            let mut o = open.lock().unwrap();
-                            o.push(((i, j), inbound.try_clone().unwrap()));
-                            o.push(((i, j), outbound.try_clone().unwrap()));
-                        }
-                        pipe(inbound.try_clone().unwrap(), outbound.try_clone().unwrap());
-                        pipe(outbound, inbound);
+                        // A failed clone (descriptor limit) drops this one
+                        // connection; the peer redials.
+                        let (Ok(a), Ok(b), Ok(c), Ok(d)) = (
+                            inbound.try_clone(),
+                            outbound.try_clone(),
+                            inbound.try_clone(),
+                            outbound.try_clone(),
+                        ) else {
+                            continue;
+                        };
+                        let id = next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        open.lock().unwrap().insert(id, ((i, j), [a, b]));
+                        pipe(c, d, None);
+                        pipe(outbound, inbound, Some((open.clone(), id)));
                     }
                 });
             }
@@ -384,9 +397,11 @@ impl Relays {
         drop(c);
         let c = self.cut.lock().unwrap().clone();
         let mut o = self.open.lock().unwrap();
-        o.retain(|((i, j), s)| {
+        o.retain(|_, ((i, j), socks)| {
             if c.contains(&(*i, *j)) {
-                let _ = s.shutdown(std::net::Shutdown::Both);
+                for s in socks.iter() {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
                 false
             } else {
                 true
@@ -400,11 +415,16 @@ impl Relays {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to` on a thread; when the copy ends both sockets are
+/// shut, and `forget` (if given) removes the connection from the open set.
+fn pipe(mut from: TcpStream, mut to: TcpStream, forget: Option<(OpenLinks, u64)>) {
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut from, &mut to);
         let _ = to.shutdown(std::net::Shutdown::Both);
         let _ = from.shutdown(std::net::Shutdown::Both);
+        if let Some((open, id)) = forget {
+            open.lock().unwrap().remove(&id);
+        }
     });
 }
 
