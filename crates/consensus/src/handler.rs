@@ -667,16 +667,14 @@ impl Handler {
             ext_cert,
             cosigned,
         };
+        let (tx_ids, writes) = (batch.tx_ids.clone(), batch.diff.len());
         let started = Instant::now();
-        self.shared
-            .store
-            .commit(&batch)
-            .map_err(|e| e.to_string())?;
+        self.shared.store.commit(batch).map_err(|e| e.to_string())?;
         let store_ms = started.elapsed().as_secs_f64() * 1e3;
         if let Ok(mut m) = self.shared.mempool.lock() {
-            m.committed(&batch.tx_ids);
+            m.committed(&tx_ids);
         }
-        self.shared.app.committed(&batch.tx_ids);
+        self.shared.app.committed(&tx_ids);
         self.executed.clear();
         self.cosign_msgs.clear();
         self.cosigs_ok.clear();
@@ -690,8 +688,8 @@ impl Handler {
         tracing::info!(
             %height,
             round = %cert.round,
-            txs = batch.tx_ids.len(),
-            writes = batch.diff.len(),
+            txs = tx_ids.len(),
+            writes,
             store_ms = format_args!("{store_ms:.1}"),
             %hash,
             "committed"

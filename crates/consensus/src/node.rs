@@ -174,7 +174,8 @@ pub async fn start(
             diff: app.genesis_state(),
             ..Default::default()
         };
-        store.commit(&batch).map_err(|e| e.to_string())?;
+        store.commit(batch).map_err(|e| e.to_string())?;
+        store.flush_state().map_err(|e| e.to_string())?;
         store
             .set_meta("state_layout", &app.state_layout().to_be_bytes())
             .map_err(|e| e.to_string())?;
@@ -189,6 +190,13 @@ pub async fn start(
                 "{} differs from the genesis this database was started with",
                 dir.genesis().display()
             ));
+        }
+        let n = crate::replay::recover_state(&store, app.as_ref())?;
+        if n > 0 {
+            tracing::info!(
+                blocks = n,
+                "re-executed blocks whose state was not stored before a stop"
+            );
         }
     }
 

@@ -3,6 +3,9 @@
 //! a SHA-256 digest over the sorted state), and the state root the tip
 //! header commits to with the root of the replayed state. Used after a
 //! crash to show that nothing committed was lost or changed.
+//!
+//! Also here: [`recover_state`], which brings the state database up to the
+//! chain's tip after a stop (state is written behind the chain).
 
 use std::path::Path;
 
@@ -31,13 +34,60 @@ pub struct ReplayReport {
     pub matches: bool,
 }
 
+/// Brings the state of `store` (not in use by a running node) up to its
+/// chain's tip by re-executing the blocks above the stored state height,
+/// starting from the genesis state if none is stored. Returns how many
+/// blocks were re-executed.
+pub fn recover_state(store: &Store, app: &dyn App) -> Result<u64, String> {
+    let tip = store.tip().map_err(|e| e.to_string())?;
+    let from = match store.state_height().map_err(|e| e.to_string())? {
+        Some(h) if h >= tip => return Ok(0),
+        Some(h) => h + 1,
+        None => {
+            store
+                .write_state_now(0, &app.genesis_state())
+                .map_err(|e| e.to_string())?;
+            1
+        }
+    };
+    let mut prev = match from {
+        1 => [0u8; 32],
+        _ => {
+            let b = store
+                .block(from - 1)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("block {} missing", from - 1))?;
+            BlockHash::of(&b).0
+        }
+    };
+    for h in from..=tip {
+        let block = store
+            .block(h)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("block {h} missing"))?;
+        // The snapshot's state is that of h - 1: nothing is queued above
+        // the stored state during recovery.
+        let snap = store.snapshot().map_err(|e| e.to_string())?;
+        let x = app
+            .check(&snap, h, prev, &block)
+            .map_err(|e| format!("stored block {h} does not re-execute: {e}"))?;
+        drop(snap);
+        store
+            .write_state_now(h, &x.diff)
+            .map_err(|e| e.to_string())?;
+        prev = BlockHash::of(&block).0;
+    }
+    Ok(tip + 1 - from)
+}
+
 /// Replays the blocks of `store` (which must not be in use by a running
 /// node) into a scratch store under `scratch`.
 pub fn replay(store: &Store, app: &dyn App, scratch: &Path) -> Result<ReplayReport, String> {
+    recover_state(store, app)?;
     let tip = store.tip().map_err(|e| e.to_string())?;
     let fresh = Store::open(scratch).map_err(|e| e.to_string())?;
     fresh
-        .commit(&CommitBatch {
+        .commit(CommitBatch {
             height: 0,
             diff: app.genesis_state(),
             ..Default::default()
@@ -56,7 +106,7 @@ pub fn replay(store: &Store, app: &dyn App, scratch: &Path) -> Result<ReplayRepo
         drop(snap);
         prev = BlockHash::of(&block).0;
         fresh
-            .commit(&CommitBatch {
+            .commit(CommitBatch {
                 height: h,
                 block,
                 cert: store

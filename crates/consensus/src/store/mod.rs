@@ -1,21 +1,24 @@
 //! Node storage in redb: decided blocks with their commit certificates,
-//! application state, a transaction index, undecided proposals, and a few
-//! metadata entries.
+//! a transaction index, undecided proposals and a few metadata entries in
+//! the chain database; application state in a database of its own
+//! ([`state`]), written behind the chain.
 //!
-//! A decided block is written in one redb transaction together with its
-//! certificate, the state changes it causes, its transaction index entries
-//! and the new tip, so after a crash the store is at some committed height
+//! A decided block is written in one redb transaction of the chain
+//! database together with its certificate, its transaction index entries
+//! and the new tip, so after a crash the chain is at some committed height
 //! and never half-way. redb commits are durable (fsync) when `commit`
 //! returns; Malachite's write-ahead log carries the votes and proposals of
-//! the height in progress.
+//! the height in progress. The block's state writes are visible to reads
+//! at once and reach the state database shortly after, off the consensus
+//! path; a restart re-executes the blocks whose state was not written yet
+//! ([`crate::replay::recover_state`]).
 //!
-//! Tables (keys big-endian so that ranges are in height order):
+//! Chain tables (keys big-endian so that ranges are in height order):
 //!
 //! | table     | key                              | value                          |
 //! |-----------|----------------------------------|--------------------------------|
 //! | `blocks`  | u64 height                       | block bytes                    |
 //! | `certs`   | u64 height                       | commit certificate ([`crate::codec`]) |
-//! | `state`   | state key bytes                  | state value bytes              |
 //! | `txs`     | tx id (32 bytes)                 | u64 height ‖ u32 index         |
 //! | `pending` | u64 height ‖ u32 round ‖ hash    | [`PendingProposal`] encoding   |
 //! | `meta`    | name                             | bytes (`tip`, `misses`, …)     |
@@ -23,11 +26,20 @@
 //! | `cosigned`  | u64 height                     | the app's cosigned-checkpoint record |
 //! | `manifests` | id (32 bytes)                  | u64 seq ‖ document bytes       |
 //! | `manifest_seq` | u64 seq                     | id (insertion order, for eviction) |
+//!
+//! The state database (`<chain file name>.state.redb`) has a `state` table
+//! (state key → value) and a `meta` entry `height`: the block whose state
+//! it holds. Databases written before the split kept `state` in the chain
+//! file; [`Store::open`] moves it over.
 
-use std::path::Path;
+mod state;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+
+use state::{StateDb, StateView};
 
 use crate::codec::{put_round, DecodeError, Reader, Writer};
 use crate::context::{Address, BlockHash, Height};
@@ -45,6 +57,9 @@ const MANIFEST_SEQ: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("mani
 
 /// A state entry.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// State writes: key and value (`None` deletes).
+pub type StateDiff = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// Bounds of the manifest store.
 #[derive(Clone, Copy, Debug)]
@@ -159,7 +174,7 @@ pub struct CommitBatch {
     /// Encoded commit certificate.
     pub cert: Vec<u8>,
     /// State writes (value `None` deletes).
-    pub diff: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub diff: StateDiff,
     /// Transaction ids in block order.
     pub tx_ids: Vec<[u8; 32]>,
     /// Encoded proposer miss record after this block.
@@ -171,11 +186,13 @@ pub struct CommitBatch {
     pub cosigned: Option<Vec<u8>>,
 }
 
-/// The node's database. Cheap to clone; readers run concurrently with the
-/// one writer (the consensus loop).
+/// The node's databases. Cheap to clone; readers run concurrently with the
+/// one writer (the consensus loop) and the state writer thread, which ends
+/// (after storing what is queued) when the last clone is dropped.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    state: Arc<StateDb>,
 }
 
 impl std::fmt::Debug for Store {
@@ -184,37 +201,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The state table as read by a snapshot.
-type StateTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
-
-/// A consistent read view of committed state.
+/// A consistent read view of the committed chain and its state.
 pub struct Snapshot {
     txn: ReadTransaction,
-    /// The state table, opened on first use (`None`: it does not exist
-    /// yet). Executing a block reads state thousands of times; opening
-    /// the table once per snapshot instead of once per read matters.
-    state: std::sync::OnceLock<Option<StateTable>>,
+    tip: u64,
+    state: StateView,
 }
 
 impl Snapshot {
-    fn state_table(&self) -> Result<Option<&StateTable>, StoreError> {
-        if let Some(t) = self.state.get() {
-            return Ok(t.as_ref());
-        }
-        let t = match self.txn.open_table(STATE) {
-            Ok(t) => Some(t),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-        Ok(self.state.get_or_init(|| t).as_ref())
-    }
-
     /// A state value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(t) = self.state_table()? else {
-            return Ok(None);
-        };
-        Ok(t.get(key)?.map(|v| v.value().to_vec()))
+        self.state.get(key)
     }
 
     /// A decided block's bytes.
@@ -256,49 +253,42 @@ impl Snapshot {
         after: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        let t = self.txn.open_table(STATE)?;
-        let mut out = Vec::new();
-        let start: &[u8] = if after.is_empty() { prefix } else { after };
-        for e in t.range(start..)? {
-            let (k, v) = e?;
-            let k = k.value();
-            if !k.starts_with(prefix) {
-                break;
-            }
-            if !after.is_empty() && k == after {
-                continue;
-            }
-            out.push((k.to_vec(), v.value().to_vec()));
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        self.state.scan(prefix, after, limit)
     }
 
     /// The committed tip height (0 before the first block).
     pub fn tip(&self) -> Result<u64, StoreError> {
-        let t = match self.txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(t.get("tip")?
-            .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        Ok(self.tip)
     }
 }
 
+fn read_tip(r: &ReadTransaction) -> Result<u64, StoreError> {
+    let t = match r.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(t.get("tip")?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+/// Where the state database of the chain database `chain` lives.
+pub fn state_path(chain: &Path) -> PathBuf {
+    chain.with_extension("state.redb")
+}
+
 impl Store {
-    /// Opens (or creates) the database file.
+    /// Opens (or creates) the chain database `path` and its state
+    /// database beside it ([`state_path`]); moves state kept in the chain
+    /// file by earlier versions into the state database.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)?;
         let w = db.begin_write()?;
         {
             w.open_table(BLOCKS)?;
             w.open_table(CERTS)?;
-            w.open_table(STATE)?;
             w.open_table(TXS)?;
             w.open_table(PENDING)?;
             w.open_table(META)?;
@@ -308,20 +298,75 @@ impl Store {
             w.open_table(MANIFEST_SEQ)?;
         }
         w.commit()?;
-        Ok(Store { db: Arc::new(db) })
+        let state = StateDb::open(&state_path(path))?;
+        let store = Store {
+            db: Arc::new(db),
+            state: Arc::new(state),
+        };
+        store.move_old_state()?;
+        Ok(store)
+    }
+
+    /// Moves a `state` table left in the chain file (by a version that
+    /// kept state there) into the state database, as the state at the
+    /// chain's tip.
+    fn move_old_state(&self) -> Result<(), StoreError> {
+        let r = self.db.begin_read()?;
+        let old = match r.open_table(STATE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if self.state.height()?.is_none() {
+            let tip = read_tip(&r)?;
+            let mut entries = old.iter()?.map(|e| {
+                let (k, v) = e?;
+                Ok((k.value().to_vec(), v.value().to_vec()))
+            });
+            let n = self.state.import(tip, &mut entries)?;
+            tracing::info!(
+                entries = n,
+                height = tip,
+                "moved state into its own database"
+            );
+        }
+        drop(old);
+        drop(r);
+        let w = self.db.begin_write()?;
+        w.delete_table(STATE)?;
+        w.commit()?;
+        Ok(())
     }
 
     /// A read view.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot {
-            txn: self.db.begin_read()?,
-            state: std::sync::OnceLock::new(),
-        })
+        let txn = self.db.begin_read()?;
+        let tip = read_tip(&txn)?;
+        let state = self.state.view(tip)?;
+        Ok(Snapshot { txn, tip, state })
     }
 
     /// The committed tip height (0 before the first block).
     pub fn tip(&self) -> Result<u64, StoreError> {
-        self.snapshot()?.tip()
+        read_tip(&self.db.begin_read()?)
+    }
+
+    /// The height whose state the state database holds on disk (`None`:
+    /// none yet); below [`Self::tip`] after a crash, until
+    /// [`crate::replay::recover_state`] catches it up.
+    pub fn state_height(&self) -> Result<Option<u64>, StoreError> {
+        self.state.height()
+    }
+
+    /// Writes the state of `height` now (recovery: the blocks above the
+    /// state height are re-executed one by one).
+    pub fn write_state_now(&self, height: u64, diff: &StateDiff) -> Result<(), StoreError> {
+        self.state.write_now(height, diff)
+    }
+
+    /// Waits until every committed block's state is on disk.
+    pub fn flush_state(&self) -> Result<(), StoreError> {
+        self.state.flush()
     }
 
     /// A metadata entry.
@@ -372,43 +417,45 @@ impl Store {
         }))
     }
 
-    /// Writes a decided block and everything that goes with it, atomically
-    /// and durably; removes undecided proposals up to its height.
-    pub fn commit(&self, b: &CommitBatch) -> Result<(), StoreError> {
+    /// Writes a decided block and everything that goes with it:
+    /// atomically and durably the chain records (and removes undecided
+    /// proposals up to its height); its state writes are visible to reads
+    /// when this returns and written to disk in the background.
+    pub fn commit(&self, mut b: CommitBatch) -> Result<(), StoreError> {
+        let layer = self.state.push(b.height, std::mem::take(&mut b.diff))?;
+        if let Err(e) = self.commit_chain(&b) {
+            self.state.unpush(&layer);
+            return Err(e);
+        }
+        self.state.send(layer)
+    }
+
+    /// The chain part of [`Self::commit`] (everything but `b.diff`).
+    fn commit_chain(&self, b: &CommitBatch) -> Result<(), StoreError> {
+        let height = b.height;
         let w = self.db.begin_write()?;
         {
-            w.open_table(BLOCKS)?.insert(b.height, b.block.as_slice())?;
-            w.open_table(CERTS)?.insert(b.height, b.cert.as_slice())?;
+            w.open_table(BLOCKS)?.insert(height, b.block.as_slice())?;
+            w.open_table(CERTS)?.insert(height, b.cert.as_slice())?;
             if !b.ext_cert.is_empty() {
                 w.open_table(EXT_CERTS)?
-                    .insert(b.height, b.ext_cert.as_slice())?;
+                    .insert(height, b.ext_cert.as_slice())?;
             }
             if let Some(c) = &b.cosigned {
-                w.open_table(COSIGNED)?.insert(b.height, c.as_slice())?;
-            }
-            let mut st = w.open_table(STATE)?;
-            for (k, v) in &b.diff {
-                match v {
-                    Some(v) => {
-                        st.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    None => {
-                        st.remove(k.as_slice())?;
-                    }
-                }
+                w.open_table(COSIGNED)?.insert(height, c.as_slice())?;
             }
             let mut txs = w.open_table(TXS)?;
             for (i, id) in b.tx_ids.iter().enumerate() {
                 let mut loc = [0u8; 12];
-                loc[..8].copy_from_slice(&b.height.to_be_bytes());
+                loc[..8].copy_from_slice(&height.to_be_bytes());
                 loc[8..].copy_from_slice(&(i as u32).to_be_bytes());
                 txs.insert(id.as_slice(), loc.as_slice())?;
             }
             let mut pending = w.open_table(PENDING)?;
-            let end = (b.height.saturating_add(1)).to_be_bytes();
+            let end = (height.saturating_add(1)).to_be_bytes();
             pending.retain_in(&[][..]..&end[..], |_, _| false)?;
             let mut meta = w.open_table(META)?;
-            meta.insert("tip", b.height.to_be_bytes().as_slice())?;
+            meta.insert("tip", height.to_be_bytes().as_slice())?;
             meta.insert("misses", b.misses.as_slice())?;
         }
         w.commit()?;
@@ -416,20 +463,9 @@ impl Store {
     }
 
     /// SHA-256 over every state entry in key order
-    /// (`u32 len | key | u32 len | value` each).
+    /// (`u32 len | key | u32 len | value` each), once all of it is on disk.
     pub fn state_digest(&self) -> Result<[u8; 32], StoreError> {
-        use sha2::Digest;
-        let r = self.db.begin_read()?;
-        let t = r.open_table(STATE)?;
-        let mut h = sha2::Sha256::new();
-        for e in t.iter()? {
-            let (k, v) = e?;
-            h.update((k.value().len() as u32).to_be_bytes());
-            h.update(k.value());
-            h.update((v.value().len() as u32).to_be_bytes());
-            h.update(v.value());
-        }
-        Ok(h.finalize().into())
+        self.state.digest()
     }
 
     /// Stores a manifest document under its id (no-op if present). When
@@ -560,7 +596,7 @@ mod tests {
         };
         s.put_pending(&p2).unwrap();
         assert_eq!(s.pending_at(Height(1)).unwrap(), vec![p.clone()]);
-        s.commit(&CommitBatch {
+        s.commit(CommitBatch {
             height: 1,
             block: b"block".to_vec(),
             cert: b"cert".to_vec(),
@@ -589,5 +625,47 @@ mod tests {
         drop(s);
         let s = Store::open(&dir.path().join("db")).unwrap();
         assert_eq!(s.block(1).unwrap(), Some(b"block".to_vec()));
+    }
+
+    #[test]
+    fn state_kept_in_the_chain_file_moves_to_the_state_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        {
+            // As a btl that kept state beside the chain left it.
+            let db = Database::create(&path).unwrap();
+            let w = db.begin_write().unwrap();
+            {
+                let mut st = w.open_table(STATE).unwrap();
+                st.insert(b"a".as_slice(), b"1".as_slice()).unwrap();
+                st.insert(b"b".as_slice(), b"2".as_slice()).unwrap();
+                w.open_table(META)
+                    .unwrap()
+                    .insert("tip", 7u64.to_be_bytes().as_slice())
+                    .unwrap();
+            }
+            w.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.state_height().unwrap(), Some(7));
+        let snap = s.snapshot().unwrap();
+        assert_eq!(snap.get(b"b").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(snap.scan(b"", b"", 10).unwrap().len(), 2);
+        drop(snap);
+        drop(s);
+        // The chain file no longer has the table; reopening changes nothing.
+        let db = Database::create(&path).unwrap();
+        let r = db.begin_read().unwrap();
+        assert!(matches!(
+            r.open_table(STATE),
+            Err(redb::TableError::TableDoesNotExist(_))
+        ));
+        drop(r);
+        drop(db);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.snapshot().unwrap().get(b"a").unwrap(),
+            Some(b"1".to_vec())
+        );
     }
 }
