@@ -8,6 +8,10 @@
 //! durably, before a decision is acknowledged; after a crash the state
 //! database is at some height at or below the chain's tip, and the node
 //! re-executes the blocks above it ([`crate::replay::recover_state`]).
+//! That is also why the writer syncs to disk only every few heights
+//! ([`DURABLE_EVERY`]) and stores several layers in one transaction when it
+//! is behind: state is a function of the chain, so a lost state commit
+//! costs a re-execution, never data.
 //!
 //! One writer owns the state database: the thread, or (while no layer is
 //! queued) [`StateDb::write_now`] during recovery.
@@ -29,6 +33,16 @@ const HEIGHT: &str = "height";
 
 /// Most decided layers held in memory; a commit beyond waits for the writer.
 const MAX_LAYERS: usize = 8;
+
+/// Most layers the writer stores in one transaction (when it is behind).
+const MAX_BATCH: usize = 4;
+
+/// The writer makes its commits durable (fsync) once this many heights
+/// have been written since the last durable one, and when it stops. The
+/// commits in between are atomic but may be lost in a crash, which costs
+/// only the re-execution of those blocks at the next start: the chain
+/// database holds them durably.
+const DURABLE_EVERY: usize = 8;
 
 /// The state writes of one decided block, sorted by key, one per key.
 #[derive(Debug)]
@@ -97,17 +111,29 @@ impl Drop for StateDb {
     }
 }
 
-fn write(db: &Database, height: u64, diff: &StateDiff) -> Result<(), StoreError> {
-    let w = db.begin_write()?;
+/// Stores `diffs` in order, in one transaction, as the state of `height`.
+fn write<'a>(
+    db: &Database,
+    height: u64,
+    diffs: impl IntoIterator<Item = &'a StateDiff>,
+    durable: bool,
+) -> Result<(), StoreError> {
+    let mut w = db.begin_write()?;
+    if !durable {
+        w.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+    }
     {
         let mut st = w.open_table(STATE)?;
-        for (k, v) in diff {
-            match v {
-                Some(v) => {
-                    st.insert(k.as_slice(), v.as_slice())?;
-                }
-                None => {
-                    st.remove(k.as_slice())?;
+        for diff in diffs {
+            for (k, v) in diff {
+                match v {
+                    Some(v) => {
+                        st.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        st.remove(k.as_slice())?;
+                    }
                 }
             }
         }
@@ -118,18 +144,38 @@ fn write(db: &Database, height: u64, diff: &StateDiff) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Stores layers as they come, several to a transaction when it is behind;
+/// when the channel closes, makes what it wrote durable and ends.
 fn writer_loop(db: Arc<Database>, lag: Arc<Lag>, rx: mpsc::Receiver<Arc<Layer>>) {
-    for layer in rx {
-        let r = write(&db, layer.height, &layer.diff);
+    let mut since_durable = 0;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(l) => batch.push(l),
+                Err(_) => break,
+            }
+        }
+        let Some(height) = batch.last().map(|l| l.height) else {
+            continue;
+        };
+        since_durable += batch.len();
+        let durable = since_durable >= DURABLE_EVERY;
+        let r = write(&db, height, batch.iter().map(|l| &l.diff), durable);
         let mut q = lag.lock();
         match r {
             Ok(()) => {
-                if q.layers.front().is_some_and(|l| Arc::ptr_eq(l, &layer)) {
-                    q.layers.pop_front();
+                if durable {
+                    since_durable = 0;
+                }
+                for layer in &batch {
+                    if q.layers.front().is_some_and(|l| Arc::ptr_eq(l, layer)) {
+                        q.layers.pop_front();
+                    }
                 }
             }
             Err(e) => {
-                tracing::error!(height = layer.height, error = %e, "writing state failed");
+                tracing::error!(height, error = %e, "writing state failed");
                 q.failed = Some(e.to_string());
                 lag.changed.notify_all();
                 return;
@@ -137,6 +183,17 @@ fn writer_loop(db: Arc<Database>, lag: Arc<Lag>, rx: mpsc::Receiver<Arc<Layer>>)
         }
         lag.changed.notify_all();
     }
+    if since_durable > 0 {
+        if let Err(e) = make_durable(&db) {
+            tracing::error!(error = %e, "making state durable at close failed");
+        }
+    }
+}
+
+/// An empty durable commit: persists the non-durable ones before it.
+fn make_durable(db: &Database) -> Result<(), StoreError> {
+    db.begin_write()?.commit()?;
+    Ok(())
 }
 
 impl StateDb {
@@ -225,7 +282,7 @@ impl StateDb {
     /// migration; nothing may be queued).
     pub(crate) fn write_now(&self, height: u64, diff: &StateDiff) -> Result<(), StoreError> {
         self.flush()?;
-        write(&self.db, height, diff)
+        write(&self.db, height, [diff], true)
     }
 
     /// Copies `entries` in as the state of `height` (migration from a
