@@ -9,9 +9,9 @@
 //! database is at some height at or below the chain's tip, and the node
 //! re-executes the blocks above it ([`crate::replay::recover_state`]).
 //! That is also why the writer syncs to disk only every few heights
-//! ([`DURABLE_EVERY`]) and stores several layers in one transaction when it
-//! is behind: state is a function of the chain, so a lost state commit
-//! costs a re-execution, never data.
+//! ([`DURABLE_EVERY`]) and stores layers a few at a time ([`BATCH`]):
+//! state is a function of the chain, so a lost state commit costs a
+//! re-execution, never data.
 //!
 //! One writer owns the state database: the thread, or (while no layer is
 //! queued) [`StateDb::write_now`] during recovery.
@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -32,10 +33,15 @@ const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const HEIGHT: &str = "height";
 
 /// Most decided layers held in memory; a commit beyond waits for the writer.
-const MAX_LAYERS: usize = 8;
+const MAX_LAYERS: usize = 12;
 
-/// Most layers the writer stores in one transaction (when it is behind).
-const MAX_BATCH: usize = 4;
+/// The writer stores layers this many to a transaction: consecutive blocks
+/// rewrite many of the same state-tree records and database pages, which
+/// one transaction then writes once.
+const BATCH: usize = 4;
+
+/// ... or fewer, once the oldest has waited this long (a quiet chain).
+const BATCH_WAIT: Duration = Duration::from_millis(500);
 
 /// The writer makes its commits durable (fsync) once this many heights
 /// have been written since the last durable one, and when it stops. The
@@ -44,11 +50,47 @@ const MAX_BATCH: usize = 4;
 /// database holds them durably.
 const DURABLE_EVERY: usize = 8;
 
+/// What the writer thread is told.
+enum ToWriter {
+    /// Store this layer (in a batch).
+    Layer(Arc<Layer>),
+    /// Store what is waiting now.
+    Flush,
+}
+
 /// The state writes of one decided block, sorted by key, one per key.
 #[derive(Debug)]
 pub(crate) struct Layer {
     height: u64,
     diff: StateDiff,
+    /// A Bloom filter of the keys (two bits each, from [`key_hash`]): a
+    /// read tries several layers before the database, and most keys are in
+    /// none of them.
+    filter: Vec<u64>,
+}
+
+/// A 64-bit hash of a state key for the layer filters (not for anything
+/// an adversary could exploit: a collision only costs a binary search).
+fn key_hash(key: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = key.len() as u64;
+    let mut chunks = key.chunks_exact(8);
+    for c in chunks.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut w = [0u8; 8];
+    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
+/// The two filter bits of a key hash in a filter of `words` 64-bit words
+/// (a power of two).
+fn filter_bits(h: u64, words: usize) -> [usize; 2] {
+    let mask = words * 64 - 1;
+    [(h as usize) & mask, ((h >> 32) as usize) & mask]
 }
 
 impl Layer {
@@ -60,11 +102,31 @@ impl Layer {
             diff.sort_by(|a, b| a.0.cmp(&b.0)); // stable: later writes first
             diff.dedup_by(|later, first| later.0 == first.0);
         }
-        Layer { height, diff }
+        // About 16 bits per key: a few per cent false positives.
+        let words = (diff.len() / 4).next_power_of_two().max(16);
+        let mut filter = vec![0u64; words];
+        for (k, _) in &diff {
+            for b in filter_bits(key_hash(k), words) {
+                filter[b / 64] |= 1 << (b % 64);
+            }
+        }
+        Layer {
+            height,
+            diff,
+            filter,
+        }
     }
 
-    /// The layer's write of `key`: `Some(None)` for a delete.
-    fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+    /// The layer's write of `key` (whose [`key_hash`] is `h`): `Some(None)`
+    /// for a delete.
+    fn get(&self, key: &[u8], h: u64) -> Option<Option<&[u8]>> {
+        let words = self.filter.len();
+        if !filter_bits(h, words)
+            .iter()
+            .all(|b| self.filter[b / 64] & (1 << (b % 64)) != 0)
+        {
+            return None;
+        }
         let i = self
             .diff
             .binary_search_by(|(k, _)| k.as_slice().cmp(key))
@@ -97,7 +159,7 @@ impl Lag {
 pub(crate) struct StateDb {
     db: Arc<Database>,
     lag: Arc<Lag>,
-    to_writer: Option<mpsc::Sender<Arc<Layer>>>,
+    to_writer: Option<mpsc::Sender<ToWriter>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -144,44 +206,57 @@ fn write<'a>(
     Ok(())
 }
 
-/// Stores layers as they come, several to a transaction when it is behind;
-/// when the channel closes, makes what it wrote durable and ends.
-fn writer_loop(db: Arc<Database>, lag: Arc<Lag>, rx: mpsc::Receiver<Arc<Layer>>) {
+/// Stores layers [`BATCH`] to a transaction (fewer after [`BATCH_WAIT`] or
+/// when asked to flush); when the channel closes, stores and makes durable
+/// what it has, and ends.
+fn writer_loop(db: Arc<Database>, lag: Arc<Lag>, rx: mpsc::Receiver<ToWriter>) {
     let mut since_durable = 0;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(l) => batch.push(l),
-                Err(_) => break,
-            }
-        }
-        let Some(height) = batch.last().map(|l| l.height) else {
-            continue;
+    let mut batch: Vec<Arc<Layer>> = Vec::new();
+    let mut oldest = Instant::now();
+    loop {
+        let msg = if batch.is_empty() {
+            rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            rx.recv_timeout((oldest + BATCH_WAIT).saturating_duration_since(Instant::now()))
         };
-        since_durable += batch.len();
-        let durable = since_durable >= DURABLE_EVERY;
-        let r = write(&db, height, batch.iter().map(|l| &l.diff), durable);
-        let mut q = lag.lock();
-        match r {
-            Ok(()) => {
-                if durable {
-                    since_durable = 0;
+        let closed = match msg {
+            Ok(ToWriter::Layer(l)) => {
+                if batch.is_empty() {
+                    oldest = Instant::now();
                 }
-                for layer in &batch {
-                    if q.layers.front().is_some_and(|l| Arc::ptr_eq(l, layer)) {
-                        q.layers.pop_front();
-                    }
+                batch.push(l);
+                if batch.len() < BATCH {
+                    continue;
                 }
+                false
             }
-            Err(e) => {
+            Ok(ToWriter::Flush) | Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => true,
+        };
+        if let Some(height) = batch.last().map(|l| l.height) {
+            since_durable += batch.len();
+            let durable = closed || since_durable >= DURABLE_EVERY;
+            let r = write(&db, height, batch.iter().map(|l| &l.diff), durable);
+            let mut q = lag.lock();
+            if let Err(e) = r {
                 tracing::error!(height, error = %e, "writing state failed");
                 q.failed = Some(e.to_string());
                 lag.changed.notify_all();
                 return;
             }
+            if durable {
+                since_durable = 0;
+            }
+            for layer in batch.drain(..) {
+                if q.layers.front().is_some_and(|l| Arc::ptr_eq(l, &layer)) {
+                    q.layers.pop_front();
+                }
+            }
+            lag.changed.notify_all();
         }
-        lag.changed.notify_all();
+        if closed {
+            break;
+        }
     }
     if since_durable > 0 {
         if let Err(e) = make_durable(&db) {
@@ -260,12 +335,15 @@ impl StateDb {
     pub(crate) fn send(&self, layer: Arc<Layer>) -> Result<(), StoreError> {
         self.to_writer
             .as_ref()
-            .and_then(|t| t.send(layer).ok())
+            .and_then(|t| t.send(ToWriter::Layer(layer)).ok())
             .ok_or_else(|| StoreError::Db("state writer stopped".into()))
     }
 
-    /// Waits until every queued layer is written.
+    /// Has the writer store what is queued now, and waits until it has.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        if let Some(t) = &self.to_writer {
+            let _ = t.send(ToWriter::Flush);
+        }
         let mut q = self.lag.lock();
         loop {
             if let Some(e) = &q.failed {
@@ -380,8 +458,9 @@ impl StateView {
 
     /// A state value.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let h = key_hash(key);
         for l in self.layers.iter().rev() {
-            if let Some(v) = l.get(key) {
+            if let Some(v) = l.get(key, h) {
                 return Ok(v.map(<[u8]>::to_vec));
             }
         }
@@ -467,8 +546,29 @@ mod tests {
             vec![kv("b", Some("1")), kv("a", Some("2")), kv("b", None)],
         );
         assert_eq!(l.diff, vec![kv("a", Some("2")), kv("b", None)]);
-        assert_eq!(l.get(b"b"), Some(None));
-        assert_eq!(l.get(b"c"), None);
+        assert_eq!(l.get(b"b", key_hash(b"b")), Some(None));
+        assert_eq!(l.get(b"c", key_hash(b"c")), None);
+        // Every key of a big layer passes its filter; most others do not.
+        let keys: Vec<Vec<u8>> = (0u32..5000)
+            .map(|i| format!("key {i}").into_bytes())
+            .collect();
+        let big = Layer::new(2, keys.iter().map(|k| (k.clone(), Some(vec![]))).collect());
+        for k in &keys {
+            assert_eq!(big.get(k, key_hash(k)), Some(Some(&[][..])));
+        }
+        let passed = (0u32..10_000)
+            .map(|i| format!("other {i}").into_bytes())
+            .filter(|k| {
+                let words = big.filter.len();
+                filter_bits(key_hash(k), words)
+                    .iter()
+                    .all(|b| big.filter[b / 64] & (1 << (b % 64)) != 0)
+            })
+            .count();
+        assert!(
+            passed < 1_000,
+            "{passed} of 10000 absent keys pass the filter"
+        );
     }
 
     #[test]
