@@ -34,6 +34,28 @@ pub struct ReplayReport {
     pub matches: bool,
 }
 
+/// The stored block at `h`.
+fn stored_block(store: &Store, h: u64) -> Result<Vec<u8>, String> {
+    store
+        .block(h)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("block {h} missing"))
+}
+
+/// Executes block `h` (whose parent hash is `prev`) over the state of
+/// `state`.
+fn execute(
+    state: &Store,
+    app: &dyn App,
+    h: u64,
+    prev: [u8; 32],
+    block: &[u8],
+) -> Result<crate::app::Executed, String> {
+    let snap = state.snapshot().map_err(|e| e.to_string())?;
+    app.check(&snap, h, prev, block)
+        .map_err(|e| format!("stored block {h} does not re-execute: {e}"))
+}
+
 /// Brings the state of `store` (not in use by a running node) up to its
 /// chain's tip by re-executing the blocks above the stored state height,
 /// starting from the genesis state if none is stored. Returns how many
@@ -52,26 +74,13 @@ pub fn recover_state(store: &Store, app: &dyn App) -> Result<u64, String> {
     };
     let mut prev = match from {
         1 => [0u8; 32],
-        _ => {
-            let b = store
-                .block(from - 1)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("block {} missing", from - 1))?;
-            BlockHash::of(&b).0
-        }
+        _ => BlockHash::of(&stored_block(store, from - 1)?).0,
     };
     for h in from..=tip {
-        let block = store
-            .block(h)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("block {h} missing"))?;
-        // The snapshot's state is that of h - 1: nothing is queued above
-        // the stored state during recovery.
-        let snap = store.snapshot().map_err(|e| e.to_string())?;
-        let x = app
-            .check(&snap, h, prev, &block)
-            .map_err(|e| format!("stored block {h} does not re-execute: {e}"))?;
-        drop(snap);
+        let block = stored_block(store, h)?;
+        // The store's state is that of h - 1: nothing is queued above the
+        // stored state during recovery.
+        let x = execute(store, app, h, prev, &block)?;
         store
             .write_state_now(h, &x.diff)
             .map_err(|e| e.to_string())?;
@@ -95,15 +104,8 @@ pub fn replay(store: &Store, app: &dyn App, scratch: &Path) -> Result<ReplayRepo
         .map_err(|e| e.to_string())?;
     let mut prev = [0u8; 32];
     for h in 1..=tip {
-        let block = store
-            .block(h)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("block {h} missing"))?;
-        let snap = fresh.snapshot().map_err(|e| e.to_string())?;
-        let x = app
-            .check(&snap, h, prev, &block)
-            .map_err(|e| format!("block {h} does not replay: {e}"))?;
-        drop(snap);
+        let block = stored_block(store, h)?;
+        let x = execute(&fresh, app, h, prev, &block)?;
         prev = BlockHash::of(&block).0;
         fresh
             .commit(CommitBatch {
