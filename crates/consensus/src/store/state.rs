@@ -458,10 +458,12 @@ impl StateView {
 
     /// A state value.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let h = key_hash(key);
-        for l in self.layers.iter().rev() {
-            if let Some(v) = l.get(key, h) {
-                return Ok(v.map(<[u8]>::to_vec));
+        if !self.layers.is_empty() {
+            let h = key_hash(key);
+            for l in self.layers.iter().rev() {
+                if let Some(v) = l.get(key, h) {
+                    return Ok(v.map(<[u8]>::to_vec));
+                }
             }
         }
         Ok(self.table()?.get(key)?.map(|v| v.value().to_vec()))
